@@ -9,6 +9,9 @@ export interface Commands {
   readonly issue: Command;
   readonly inspect: Command;
   readonly verify: Command;
+  readonly caRotate: Command;
+  readonly up: Command;
+  readonly attack: Command;
 }
 
 export const USAGE = `mTLS Lab: local SPIFFE identities, short-lived X.509-SVIDs and mutual TLS.
@@ -16,10 +19,15 @@ export const USAGE = `mTLS Lab: local SPIFFE identities, short-lived X.509-SVIDs
 Usage:
   mtls-lab ca init   [--state DIR] [--trust-domain TD] [--key-type ec-p256|rsa-2048] [--intermediate] [--force]
   mtls-lab ca bundle [--state DIR] [--format pem|spiffe]
+  mtls-lab ca rotate [--state DIR]
   mtls-lab issue ID  [--state DIR] [--ttl DURATION] [--out DIR] [--csr FILE] [--dns NAME]...
   mtls-lab inspect FILE [--json]
   mtls-lab verify CERT --bundle FILE [--id ID | --trust-domain TD] [--json]
+  mtls-lab up        [--config FILE] [--state DIR] [--port N] [--ttl DURATION] [--no-open]
+  mtls-lab attack SCENARIO [--target SERVICE] [--state DIR] [--json]
 
+"up" runs the sample mesh (or --config mtls-lab.json) until Ctrl-C; attacks: impostor-no-cert,
+rogue-ca, expired-replay, unauthorized, plaintext.
 State folder: --state, else $MTLS_LAB_STATE, else \${XDG_STATE_HOME:-~/.local/state}/mtls-lab.
 DURATION: 90s, 5m, 1h. Exit codes: 0 ok, 1 failed check or operation, 2 bad usage or input.
 `;
@@ -38,6 +46,8 @@ const INPUT_CODES = new Set([
   'bad-ttl',
   'no-ca',
   'bad-state',
+  'bad-config',
+  'no-config',
 ]);
 
 function isCoded(err: unknown): err is Error & { code: string } {
@@ -68,13 +78,18 @@ export async function runCli(argv: readonly string[], commands: Commands, io: Cl
       case 'ca':
         if (second === 'init') return await commands.caInit(rest, io);
         if (second === 'bundle') return await commands.caBundle(rest, io);
-        throw new UsageError(second === undefined ? 'missing "ca" subcommand; use "mtls-lab ca init" or "mtls-lab ca bundle".' : `unknown "ca" subcommand "${second}"; use "mtls-lab ca init" or "mtls-lab ca bundle".`);
+        if (second === 'rotate') return await commands.caRotate(rest, io);
+        throw new UsageError(`${second === undefined ? 'missing "ca" subcommand' : `unknown "ca" subcommand "${second}"`}; use "mtls-lab ca init", "ca bundle" or "ca rotate".`);
       case 'issue':
         return await commands.issue(argv.slice(1), io);
       case 'inspect':
         return await commands.inspect(argv.slice(1), io);
       case 'verify':
         return await commands.verify(argv.slice(1), io);
+      case 'up':
+        return await commands.up(argv.slice(1), io);
+      case 'attack':
+        return await commands.attack(argv.slice(1), io);
       default:
         throw new UsageError(`unknown command "${first}"; run "mtls-lab --help" for the list.`);
     }
@@ -89,7 +104,7 @@ export async function runCli(argv: readonly string[], commands: Commands, io: Cl
       return EXIT_FAILED;
     }
     const e = err as NodeJS.ErrnoException;
-    if (e && typeof e.code === 'string' && e.path) {
+    if (e && typeof e.code === 'string' && typeof e.syscall === 'string' && e.path) {
       io.err(`mtls-lab: ${e.code === 'EACCES' || e.code === 'EPERM' ? 'permission denied' : e.code} on ${e.path}; choose a folder you can write, e.g. --state or --out.\n`);
       return EXIT_FAILED;
     }

@@ -4,7 +4,8 @@ import type { MeshEvent } from '../core/events/types.js';
 
 export interface CaAuthoritySnapshot {
   readonly serial: string;
-  readonly status: 'prepared' | 'active' | 'retired';
+  /** 'old': still trusted (in the bundle) until the last SVID it signed expires, but no longer signing. */
+  readonly status: 'prepared' | 'active' | 'old' | 'retired';
   readonly notBefore: string;
   readonly notAfter: string;
   readonly keyType: string;

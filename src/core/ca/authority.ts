@@ -1,5 +1,5 @@
 import { X509Certificate, type KeyObject } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate } from '@peculiar/asn1-x509';
@@ -18,6 +18,8 @@ export const CA_BACKDATE_MS = 60_000;
 export const DEFAULT_CA_TTL_MS = 365 * 86_400_000;
 export const MAX_SVID_TTL_MS = 24 * 3_600_000;
 export const DEFAULT_SVID_TTL_MS = 3_600_000;
+/** X.509's notAfter is inclusive and in whole seconds: a leaf is still valid during that second, so an old CA leaves one second later. */
+export const LEAF_EXPIRY_GRACE_MS = 1_000;
 
 export interface CaOptions {
   readonly trustDomain: TrustDomain;
@@ -55,13 +57,67 @@ interface Signer {
   readonly keyId: Buffer;
 }
 
+/**
+ * Where a CA stands in a rotation (SPIRE's prepare → activate → retire): a prepared CA is in the
+ * bundle but does not sign yet; the active one signs; an old one stays in the bundle until the
+ * last SVID it signed has expired.
+ */
+export type CaAuthorityState = 'prepared' | 'active' | 'old';
+
+/** One root (+ intermediate) of the CA, as a UI or the control API shows it. */
+export interface CaAuthorityInfo {
+  /** 1 for the CA `create` made, then one more per `prepare`. */
+  readonly generation: number;
+  readonly state: CaAuthorityState;
+  /** Lower-case hex. */
+  readonly rootSerial: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly hasIntermediate: boolean;
+  /** The latest notAfter of the SVIDs it signed; absent when it signed none. */
+  readonly lastLeafNotAfter?: Date;
+}
+
+/** What a rotation step changed: the fields of a 'ca/changed' event, which the caller emits. */
+export interface CaChange {
+  readonly phase: 'prepared' | 'activated' | 'retired';
+  /** Serial of the root this step concerns (lower-case hex). */
+  readonly serial: string;
+  /** That root's notAfter, ISO 8601. */
+  readonly notAfter: string;
+  /** Serials of every root in the bundle after the step. */
+  readonly bundle: readonly string[];
+  /** The SPIFFE bundle's `spiffe_sequence` after the step. */
+  readonly sequence: number;
+}
+
+interface Authority {
+  readonly generation: number;
+  readonly root: Signer;
+  readonly intermediate: Signer | undefined;
+  state: CaAuthorityState;
+  /** ms since the epoch; undefined while it has signed nothing. */
+  lastLeafNotAfter: number | undefined;
+  encoder: SvidEncoder | undefined;
+}
+
+interface AuthorityRecord {
+  readonly generation: number;
+  readonly state: CaAuthorityState;
+  readonly intermediate: boolean;
+  readonly lastLeafNotAfter: string | null;
+}
+
 interface CaManifest {
   readonly version: 1;
   readonly trustDomain: string;
+  /** Of the active CA; the fields up to `createdAt` keep the single-root layout readable. */
   readonly keyType: KeyType;
   readonly intermediate: boolean;
   readonly sequence: number;
   readonly createdAt: string;
+  /** Absent in the single-root layout written before CA rotation existed. */
+  readonly authorities?: readonly AuthorityRecord[];
 }
 
 function signerFrom(cert: Buffer, key: KeyObject): Signer {
@@ -70,70 +126,85 @@ function signerFrom(cert: Buffer, key: KeyObject): Signer {
   return { cert, key, x509, keyId: keyIdentifier(parsed.tbsCertificate.subjectPublicKeyInfo) };
 }
 
-/** A local certificate authority for one trust domain: a root and optionally an intermediate that signs the leaves. */
-export class CertificateAuthority {
-  private readonly encoder: SvidEncoder;
-  private readonly issuerName: ReturnType<typeof labName>;
+/** File stem of a generation's certificate: generation 1 keeps the names of the single-root layout. */
+function stem(kind: 'root' | 'intermediate', generation: number): string {
+  return generation === 1 ? kind : `${kind}-${generation}`;
+}
 
+const CA_FILE = /^(root|intermediate)(?:-(\d+))?(?:_key)?\.pem$/;
+
+const serialOf = (s: Signer): string => s.x509.serialNumber.toLowerCase();
+
+function makeAuthority(td: TrustDomain, keyType: KeyType, generation: number, now: Date, caTtlMs: number, withIntermediate: boolean): Authority {
+  const notBefore = new Date(now.getTime() - CA_BACKDATE_MS);
+  const notAfter = new Date(now.getTime() + caTtlMs);
+  // Later generations get their own names so a person (and a name-only issuer match) can tell the roots apart.
+  const suffix = generation === 1 ? '' : ` gen ${generation}`;
+  const rootKey = newSubjectKey(keyType);
+  const rootKeyId = keyIdentifier(parseSpki(rootKey.spki));
+  const rootName = labName(`mTLS Lab root CA ${td.name}${suffix}`);
+  const rootCert = buildCertificate({
+    subject: rootName,
+    issuer: rootName,
+    serial: randomSerial(),
+    notBefore,
+    notAfter,
+    publicKey: rootKey.spki,
+    signer: rootKey.privateKey,
+    extensions: caExtensions({ trustDomainId: td.idString(), subjectKeyId: rootKeyId }),
+  });
+  const root = signerFrom(rootCert, rootKey.privateKey);
+  let intermediate: Signer | undefined;
+  if (withIntermediate) {
+    const key = newSubjectKey(keyType);
+    const keyId = keyIdentifier(parseSpki(key.spki));
+    const cert = buildCertificate({
+      subject: labName(`mTLS Lab intermediate CA ${td.name}${suffix}`),
+      issuer: rootName,
+      serial: randomSerial(),
+      notBefore,
+      notAfter,
+      publicKey: key.spki,
+      signer: rootKey.privateKey,
+      extensions: caExtensions({ trustDomainId: td.idString(), subjectKeyId: keyId, authorityKeyId: rootKeyId, pathLength: 0 }),
+    });
+    intermediate = signerFrom(cert, key.privateKey);
+  }
+  return { generation, root, intermediate, state: 'active', lastLeafNotAfter: undefined, encoder: undefined };
+}
+
+/**
+ * A local certificate authority for one trust domain: a root and optionally an intermediate that
+ * signs the leaves. It can rotate (prepare → activate → retire), so it may hold several roots at
+ * once; exactly one of them signs.
+ */
+export class CertificateAuthority {
   private constructor(
     readonly trustDomain: TrustDomain,
     readonly keyType: KeyType,
-    private readonly root: Signer,
-    private readonly intermediate: Signer | undefined,
-    readonly sequence: number,
+    private readonly authorityList: Authority[],
+    private seq: number,
     readonly createdAt: Date,
-  ) {
-    const issuing = this.issuing;
-    this.issuerName = AsnConvert.parse(issuing.cert, Certificate).tbsCertificate.subject;
-    this.encoder = new SvidEncoder(this.issuerName, issuing.keyId, issuing.key);
-  }
+  ) {}
 
   /** Creates a new CA in memory; `save` persists it. */
   static create(o: CaOptions): CertificateAuthority {
     const keyType = o.keyType ?? 'ec-p256';
     const now = o.now ?? new Date();
-    const notBefore = new Date(now.getTime() - CA_BACKDATE_MS);
-    const notAfter = new Date(now.getTime() + (o.caTtlMs ?? DEFAULT_CA_TTL_MS));
-    const td = o.trustDomain;
-    const rootKey = newSubjectKey(keyType);
-    const rootKeyId = keyIdentifier(parseSpki(rootKey.spki));
-    const rootName = labName(`mTLS Lab root CA ${td.name}`);
-    const rootCert = buildCertificate({
-      subject: rootName,
-      issuer: rootName,
-      serial: randomSerial(),
-      notBefore,
-      notAfter,
-      publicKey: rootKey.spki,
-      signer: rootKey.privateKey,
-      extensions: caExtensions({ trustDomainId: td.idString(), subjectKeyId: rootKeyId }),
-    });
-    const root = signerFrom(rootCert, rootKey.privateKey);
-    let intermediate: Signer | undefined;
-    if (o.intermediate) {
-      const key = newSubjectKey(keyType);
-      const keyId = keyIdentifier(parseSpki(key.spki));
-      const cert = buildCertificate({
-        subject: labName(`mTLS Lab intermediate CA ${td.name}`),
-        issuer: rootName,
-        serial: randomSerial(),
-        notBefore,
-        notAfter,
-        publicKey: key.spki,
-        signer: rootKey.privateKey,
-        extensions: caExtensions({ trustDomainId: td.idString(), subjectKeyId: keyId, authorityKeyId: rootKeyId, pathLength: 0 }),
-      });
-      intermediate = signerFrom(cert, key.privateKey);
-    }
-    return new CertificateAuthority(td, keyType, root, intermediate, 1, now);
+    const first = makeAuthority(o.trustDomain, keyType, 1, now, o.caTtlMs ?? DEFAULT_CA_TTL_MS, o.intermediate === true);
+    return new CertificateAuthority(o.trustDomain, keyType, [first], 1, now);
   }
 
   static exists(stateDir: string): boolean {
     return existsSync(join(stateDir, 'ca', 'ca.json'));
   }
 
-  /** Loads the CA persisted under `stateDir/ca`. */
-  static load(stateDir: string): CertificateAuthority {
+  /**
+   * Loads the CA persisted under `stateDir/ca`, in either layout. A CA saved before rotation
+   * existed has no record of the SVIDs it signed, so it is assumed to have signed one valid for
+   * the longest TTL from `now` (it cannot be retired early by mistake).
+   */
+  static load(stateDir: string, o: { now?: Date } = {}): CertificateAuthority {
     const dir = join(stateDir, 'ca');
     const manifestPath = join(dir, 'ca.json');
     if (!existsSync(manifestPath)) {
@@ -147,9 +218,28 @@ export class CertificateAuthority {
         const key = loadPrivateKey(readFileSync(join(dir, `${name}_key.pem`), 'utf8'), `${name}_key.pem`);
         return signerFrom(cert, key);
       };
-      const root = read('root');
-      const intermediate = m.intermediate ? read('intermediate') : undefined;
-      return new CertificateAuthority(td, keyTypeOf((intermediate ?? root).key), root, intermediate, m.sequence, new Date(m.createdAt));
+      const records: readonly AuthorityRecord[] = m.authorities ?? [{ generation: 1, state: 'active', intermediate: m.intermediate, lastLeafNotAfter: null }];
+      const authorities = records.map((r): Authority => {
+        if (!Number.isInteger(r.generation) || r.generation < 1 || !['prepared', 'active', 'old'].includes(r.state)) {
+          throw new Error(`ca.json lists an authority with generation ${String(r.generation)} and state ${String(r.state)}`);
+        }
+        const root = read(stem('root', r.generation));
+        const intermediate = r.intermediate ? read(stem('intermediate', r.generation)) : undefined;
+        let last = r.lastLeafNotAfter === null ? undefined : Date.parse(r.lastLeafNotAfter);
+        if (m.authorities === undefined) {
+          const issuerEnd = Date.parse((intermediate ?? root).x509.validTo);
+          last = Math.min(issuerEnd, (o.now ?? new Date()).getTime() + MAX_SVID_TTL_MS);
+        }
+        if (last !== undefined && Number.isNaN(last)) throw new Error(`ca.json has an unreadable lastLeafNotAfter for generation ${r.generation}`);
+        return { generation: r.generation, root, intermediate, state: r.state, lastLeafNotAfter: last, encoder: undefined };
+      });
+      const count = (state: CaAuthorityState): number => authorities.filter((a) => a.state === state).length;
+      if (count('active') !== 1 || count('prepared') > 1 || new Set(authorities.map((a) => a.generation)).size !== authorities.length) {
+        throw new Error('ca.json must list exactly one active authority, at most one prepared, and no generation twice');
+      }
+      authorities.sort((a, b) => a.generation - b.generation);
+      const active = authorities.find((a) => a.state === 'active') as Authority;
+      return new CertificateAuthority(td, keyTypeOf((active.intermediate ?? active.root).key), authorities, m.sequence, new Date(m.createdAt));
     } catch (err) {
       if (err instanceof CaError) throw err;
       const why = err instanceof Error ? err.message : String(err);
@@ -166,47 +256,104 @@ export class CertificateAuthority {
 
   /** Writes the CA under `stateDir/ca`: folder 0700, keys 0600, every file atomic, keys first. */
   save(stateDir: string, o: { force?: boolean } = {}): void {
-    const dir = join(stateDir, 'ca');
     CertificateAuthority.assertCanCreate(stateDir, o.force);
+    this.write(stateDir);
+  }
+
+  /**
+   * Writes this CA's current state (rotation steps, what each authority signed) over its own
+   * earlier save. Refuses with `ca-exists` when the folder holds a different CA, one that shares
+   * no root with this one.
+   */
+  persist(stateDir: string): void {
+    if (CertificateAuthority.exists(stateDir)) {
+      const dir = join(stateDir, 'ca');
+      let onDisk: Buffer[] = [];
+      try {
+        onDisk = certificatesFromPem(readFileSync(join(dir, 'bundle.pem'), 'utf8'), 'bundle.pem');
+      } catch {
+        // An unreadable bundle shares no root with us: refused below.
+      }
+      if (!onDisk.some((d) => this.authorityList.some((a) => a.root.cert.equals(d)))) {
+        throw new CaError('ca-exists', `ca: ${dir} holds a different CA; save this one elsewhere, or replace that one (every SVID it issued stops verifying) with "mtls-lab ca init --force".`);
+      }
+    }
+    this.write(stateDir);
+  }
+
+  private write(stateDir: string): void {
+    const dir = join(stateDir, 'ca');
     ensureDir(stateDir, PRIVATE_DIR);
     ensureDir(dir, PRIVATE_DIR);
-    const files: FileToWrite[] = [{ path: join(dir, 'root_key.pem'), data: privateKeyPem(this.root.key), mode: PRIVATE_FILE }];
-    if (this.intermediate) files.push({ path: join(dir, 'intermediate_key.pem'), data: privateKeyPem(this.intermediate.key), mode: PRIVATE_FILE });
-    files.push({ path: join(dir, 'root.pem'), data: toPem('CERTIFICATE', this.root.cert), mode: PUBLIC_FILE });
-    if (this.intermediate) files.push({ path: join(dir, 'intermediate.pem'), data: toPem('CERTIFICATE', this.intermediate.cert), mode: PUBLIC_FILE });
-    files.push({ path: join(dir, 'bundle.pem'), data: this.bundlePem(), mode: PUBLIC_FILE });
+    const keys: FileToWrite[] = [];
+    const certs: FileToWrite[] = [];
+    for (const a of this.authorityList) {
+      for (const [kind, signer] of [['root', a.root], ['intermediate', a.intermediate]] as const) {
+        if (!signer) continue;
+        const name = stem(kind, a.generation);
+        keys.push({ path: join(dir, `${name}_key.pem`), data: privateKeyPem(signer.key), mode: PRIVATE_FILE });
+        certs.push({ path: join(dir, `${name}.pem`), data: toPem('CERTIFICATE', signer.cert), mode: PUBLIC_FILE });
+      }
+    }
+    const active = this.active;
     const manifest: CaManifest = {
       version: 1,
       trustDomain: this.trustDomain.name,
       keyType: this.keyType,
-      intermediate: this.intermediate !== undefined,
-      sequence: this.sequence,
+      intermediate: active.intermediate !== undefined,
+      sequence: this.seq,
       createdAt: this.createdAt.toISOString(),
+      authorities: this.authorityList.map((a) => ({
+        generation: a.generation,
+        state: a.state,
+        intermediate: a.intermediate !== undefined,
+        lastLeafNotAfter: a.lastLeafNotAfter === undefined ? null : new Date(a.lastLeafNotAfter).toISOString(),
+      })),
     };
     // The manifest goes last: a CA counts as present only once all its files are.
-    files.push({ path: join(dir, 'ca.json'), data: `${JSON.stringify(manifest, null, 2)}\n`, mode: PUBLIC_FILE });
-    writeFilesAtomic(files);
+    writeFilesAtomic([
+      ...keys,
+      ...certs,
+      { path: join(dir, 'bundle.pem'), data: this.bundlePem(), mode: PUBLIC_FILE },
+      { path: join(dir, 'ca.json'), data: `${JSON.stringify(manifest, null, 2)}\n`, mode: PUBLIC_FILE },
+    ]);
+    // Only once the manifest no longer names them: files of retired (or replaced) authorities.
+    const kept = new Set([...keys, ...certs].map((f) => f.path));
+    for (const name of readdirSync(dir)) {
+      if (CA_FILE.test(name) && !kept.has(join(dir, name))) rmSync(join(dir, name), { force: true });
+    }
+  }
+
+  private get active(): Authority {
+    return this.authorityList.find((a) => a.state === 'active') as Authority;
   }
 
   private get issuing(): Signer {
-    return this.intermediate ?? this.root;
+    const a = this.active;
+    return a.intermediate ?? a.root;
   }
 
   get hasIntermediate(): boolean {
-    return this.intermediate !== undefined;
+    return this.active.intermediate !== undefined;
   }
 
+  /** The active (signing) authority's root. */
   get rootCertificate(): X509Certificate {
-    return this.root.x509;
+    return this.active.root.x509;
   }
 
   get issuingCertificate(): X509Certificate {
     return this.issuing.x509;
   }
 
-  /** Root certificates a peer trusts for this trust domain (DER). */
+  /** The SPIFFE bundle's `spiffe_sequence`: one more on every change of the bundle. */
+  get sequence(): number {
+    return this.seq;
+  }
+
+  /** Root certificates a peer trusts for this trust domain (DER): every root not retired, oldest first. */
   bundleDers(): Buffer[] {
-    return [this.root.cert];
+    return this.authorityList.map((a) => a.root.cert);
   }
 
   bundlePem(): string {
@@ -242,7 +389,9 @@ export class CertificateAuthority {
     const serial = randomSerial();
     const spiffeId = req.id.toString();
     const segments = req.id.path.split('/');
-    const leaf = this.encoder.encode({
+    const active = this.active;
+    active.encoder ??= new SvidEncoder(AsnConvert.parse(this.issuing.cert, Certificate).tbsCertificate.subject, this.issuing.keyId, this.issuing.key);
+    const leaf = active.encoder.encode({
       spiffeId,
       dnsNames: req.dnsNames ?? [],
       commonName: segments[segments.length - 1] || spiffeId,
@@ -253,7 +402,102 @@ export class CertificateAuthority {
       rsa: key ? key.type === 'rsa-2048' : isRsaSpki(spki),
       subjectKeyId: subjectKeyId(spki),
     });
-    const chain = this.intermediate ? [leaf, this.intermediate.cert] : [leaf];
+    const chain = active.intermediate ? [leaf, active.intermediate.cert] : [leaf];
+    active.lastLeafNotAfter = Math.max(active.lastLeafNotAfter ?? notAfter.getTime(), notAfter.getTime());
     return { spiffeId, chain, key, serial: serial.toString('hex'), notBefore, notAfter };
+  }
+
+  /** Every authority, oldest first. */
+  authorities(): CaAuthorityInfo[] {
+    return this.authorityList.map((a) => ({
+      generation: a.generation,
+      state: a.state,
+      rootSerial: serialOf(a.root),
+      notBefore: new Date(a.root.x509.validFrom),
+      notAfter: new Date(a.root.x509.validTo),
+      hasIntermediate: a.intermediate !== undefined,
+      ...(a.lastLeafNotAfter === undefined ? {} : { lastLeafNotAfter: new Date(a.lastLeafNotAfter) }),
+    }));
+  }
+
+  /**
+   * Rotation step 1: makes a new root (+ intermediate when the active CA has one) that enters the
+   * bundle but does not sign, so every peer can learn it before any SVID depends on it. Its
+   * lifetime is the active root's unless `caTtlMs` says otherwise.
+   */
+  prepare(o: { now?: Date; caTtlMs?: number } = {}): CaChange {
+    const pending = this.authorityList.find((a) => a.state === 'prepared');
+    if (pending) {
+      throw new CaError('already-prepared', `ca: a new CA (root serial ${serialOf(pending.root)}) is already prepared and in the bundle; activate it before preparing another.`);
+    }
+    const active = this.active;
+    const lifetime = Date.parse(active.root.x509.validTo) - Date.parse(active.root.x509.validFrom) - CA_BACKDATE_MS;
+    const generation = Math.max(...this.authorityList.map((a) => a.generation)) + 1;
+    const next = makeAuthority(this.trustDomain, this.keyType, generation, o.now ?? new Date(), o.caTtlMs ?? Math.max(lifetime, 1000), active.intermediate !== undefined);
+    next.state = 'prepared';
+    this.authorityList.push(next);
+    this.seq++;
+    return this.change('prepared', next);
+  }
+
+  /**
+   * Rotation step 2: the prepared CA signs from now on; the one that signed until now becomes old
+   * and stays in the bundle. Call it only once every peer has the bundle with the new root.
+   */
+  activate(): CaChange {
+    const next = this.authorityList.find((a) => a.state === 'prepared');
+    if (!next) {
+      throw new CaError('not-prepared', 'ca: there is no prepared CA to activate; prepare one first, so its root is in every bundle before it signs anything.');
+    }
+    this.active.state = 'old';
+    next.state = 'active';
+    return this.change('activated', next);
+  }
+
+  /** When every old authority can be retired: a second after the latest notAfter of what they signed. Undefined when there is no old authority. */
+  retireAt(): Date | undefined {
+    const old = this.authorityList.filter((a) => a.state === 'old');
+    if (old.length === 0) return undefined;
+    const last = Math.max(-Infinity, ...old.map((a) => a.lastLeafNotAfter ?? -Infinity));
+    return new Date(Number.isFinite(last) ? last + LEAF_EXPIRY_GRACE_MS : 0);
+  }
+
+  /**
+   * Rotation step 3: drops from the bundle every old authority whose last SVID has expired by
+   * `now`, i.e. its notAfter second has passed (every old one with `force`, which breaks the SVIDs
+   * they signed). Refuses with
+   * `retire-too-early` when none can go yet, `nothing-to-retire` when there is no old authority.
+   */
+  retire(o: { now?: Date; force?: boolean } = {}): CaChange[] {
+    const now = (o.now ?? new Date()).getTime();
+    const old = this.authorityList.filter((a) => a.state === 'old');
+    if (old.length === 0) {
+      throw new CaError('nothing-to-retire', 'ca: there is no old CA to retire; only a CA replaced by a rotation can be retired.');
+    }
+    const going = old.filter((a) => o.force === true || a.lastLeafNotAfter === undefined || a.lastLeafNotAfter + LEAF_EXPIRY_GRACE_MS <= now);
+    if (going.length === 0) {
+      const first = old.reduce((a, b) => ((a.lastLeafNotAfter ?? 0) <= (b.lastLeafNotAfter ?? 0) ? a : b));
+      throw new CaError(
+        'retire-too-early',
+        `ca: the old CA (root serial ${serialOf(first.root)}) signed SVIDs that stay valid until ${new Date(first.lastLeafNotAfter ?? 0).toISOString()}; retire it from ${new Date((first.lastLeafNotAfter ?? 0) + LEAF_EXPIRY_GRACE_MS).toISOString()} on, or force it (those SVIDs stop verifying at once).`,
+      );
+    }
+    const changes: CaChange[] = [];
+    for (const a of going) {
+      this.authorityList.splice(this.authorityList.indexOf(a), 1);
+      this.seq++;
+      changes.push(this.change('retired', a));
+    }
+    return changes;
+  }
+
+  private change(phase: CaChange['phase'], a: Authority): CaChange {
+    return {
+      phase,
+      serial: serialOf(a.root),
+      notAfter: new Date(a.root.x509.validTo).toISOString(),
+      bundle: this.authorityList.map((x) => serialOf(x.root)),
+      sequence: this.seq,
+    };
   }
 }

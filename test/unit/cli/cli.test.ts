@@ -9,10 +9,13 @@ import { caBundle, caInit } from '../../../src/cli/commands/ca.js';
 import { inspect } from '../../../src/cli/commands/inspect.js';
 import { issue } from '../../../src/cli/commands/issue.js';
 import { verify } from '../../../src/cli/commands/verify.js';
+import { attack } from '../../../src/cli/commands/attack.js';
+import { caRotate } from '../../../src/cli/commands/caRotate.js';
+import { up } from '../../../src/cli/commands/up.js';
 import type { CliIo } from '../../../src/cli/io.js';
 import { runCli } from '../../../src/cli/run.js';
 
-const commands = { caInit, caBundle, issue, inspect, verify };
+const commands = { caInit, caBundle, caRotate, issue, inspect, verify, up, attack };
 
 interface Result {
   code: number;
