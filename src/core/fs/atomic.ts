@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync, chmodSync } from 'node:fs';
+import { chmodSync, closeSync, fsyncSync, linkSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 
@@ -65,7 +65,8 @@ export interface FileToWrite {
 
 /**
  * Writes several files so that none is replaced until all are staged, then renames them in the
- * given order (callers put the key first). If staging fails, nothing is replaced.
+ * given order (callers put the key first). If staging fails, nothing is replaced; if a rename
+ * fails part-way, the files already replaced are put back, so a reader never sees a mixed set.
  */
 export function writeFilesAtomic(files: readonly FileToWrite[]): void {
   const staged: string[] = [];
@@ -75,6 +76,29 @@ export function writeFilesAtomic(files: readonly FileToWrite[]): void {
     for (const tmp of staged) rmSync(tmp, { force: true });
     throw err;
   }
-  files.forEach((f, i) => renameSync(staged[i] as string, f.path));
+  // A hard link keeps each previous version reachable until every rename has succeeded.
+  const backups = files.map((f) => {
+    const backup = `${f.path}.${randomBytes(6).toString('hex')}.bak`;
+    try {
+      linkSync(f.path, backup);
+      return backup;
+    } catch {
+      return undefined; // no previous version
+    }
+  });
+  let done = 0;
+  try {
+    for (; done < files.length; done++) renameSync(staged[done] as string, (files[done] as FileToWrite).path);
+  } catch (err) {
+    for (let i = 0; i < done; i++) {
+      const backup = backups[i];
+      if (backup) renameSync(backup, (files[i] as FileToWrite).path);
+      else rmSync((files[i] as FileToWrite).path, { force: true });
+    }
+    for (let i = done; i < files.length; i++) rmSync(staged[i] as string, { force: true });
+    for (const b of backups) if (b) rmSync(b, { force: true });
+    throw err;
+  }
+  for (const b of backups) if (b) rmSync(b, { force: true });
   for (const dir of new Set(files.map((f) => dirname(f.path)))) fsyncDir(dir);
 }

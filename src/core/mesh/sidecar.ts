@@ -430,7 +430,7 @@ export class Sidecar {
     else this.inbound.refused++;
     const event = { type: 'rejection' as const, side: 'server' as const, reason: failure.reason, detail: failure.detail, caller, callee: this.self };
     this.o.bus.emit(failure.rule === undefined ? event : { ...event, rule: failure.rule });
-    if (sourcePort !== undefined) this.o.ledger?.record(sourcePort, failure.rule === undefined ? { reason: failure.reason, detail: failure.detail, caller, callee: this.self } : { ...failure, caller, callee: this.self });
+    if (sourcePort !== undefined) this.o.ledger?.record(sourcePort, { ...failure, caller, callee: this.self });
   }
 
   private authorizeCaller(caller: SpiffeId | undefined, callerPeer: Peer): Decision {
@@ -479,7 +479,7 @@ export class Sidecar {
     const sourcePort = socket.remotePort;
     const caller = this.peerFor(undefined, `${LOCALHOST}:${sourcePort ?? '?'}`);
     if (this.o.mode === 'strict') {
-      const looksHttp = /^[A-Z]{3,8} \S+ HTTP\//.test(first.subarray(0, 64).toString('latin1')) || /^[A-Z]{3,8} /.test(first.subarray(0, 9).toString('latin1'));
+      const looksHttp = /^[A-Z]{3,8} /.test(first.toString('latin1', 0, 9));
       const fix = `call ${this.o.service} through your sidecar's upstream port, or present an SVID: curl --cert svid.pem --key svid_key.pem --cacert svid_bundle.pem https://localhost:${this.meshPort ?? 'PORT'}/ (curl checks the host name, so the server's SVID must carry DNS name localhost)`;
       const detail = `a caller sent ${looksHttp ? 'plaintext HTTP' : 'plaintext'} to ${this.o.service}'s mesh port ${LOCALHOST}:${this.meshPort ?? '?'}, which speaks mutual TLS only; ${fix}.`;
       this.rejectInbound(sourcePort, caller, { reason: 'plaintext-on-mtls-port', detail });

@@ -189,6 +189,32 @@ describe('mtls-lab CLI', () => {
       expect(existsSync(join(root, 'out-bad'))).toBe(false);
     });
 
+    it('rotates the CA offline: the new root signs, the old one stays trusted until its SVIDs expire', async () => {
+      const st = join(root, 'state-rotate');
+      expect((await lab(['ca', 'init', '--state', st])).code).toBe(0);
+      const before = join(root, 'rot-before');
+      expect((await lab(['issue', ORDERS, '--state', st, '--out', before])).code).toBe(0);
+      const r = await lab(['ca', 'rotate', '--state', st]);
+      expect(r.code, r.err).toBe(0);
+      expect(r.out).toMatch(/now signs/);
+      expect(r.out).toMatch(/stays trusted until/);
+      const bundle = (await lab(['ca', 'bundle', '--state', st])).out;
+      expect(bundle.match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
+      writeFileSync(join(root, 'rot-bundle.pem'), bundle);
+      const after = join(root, 'rot-after');
+      expect((await lab(['issue', ORDERS, '--state', st, '--out', after])).code).toBe(0);
+      for (const dir of [before, after]) {
+        const v = await lab(['verify', join(dir, 'svid.pem'), '--bundle', join(root, 'rot-bundle.pem'), '--id', ORDERS]);
+        expect(v.code, v.out).toBe(0);
+      }
+      expect(readFileSync(join(before, 'svid.pem'), 'utf8')).not.toBe(readFileSync(join(after, 'svid.pem'), 'utf8'));
+      const issuerOf = (dir: string): string => new X509Certificate(readFileSync(join(dir, 'svid.pem'))).issuer;
+      // Each CA generation has a name of its own, so logs and peers can tell the roots apart.
+      expect(issuerOf(before)).not.toBe(issuerOf(after));
+      const verifyOld = await lab(['verify', join(before, 'svid.pem'), '--bundle', join(after, 'svid_bundle.pem')]);
+      expect(verifyOld.code, verifyOld.out).toBe(0);
+    });
+
     it('fails cleanly (exit 1, nothing half-written) when --out cannot be written', async () => {
       const blocker = join(root, 'a-file');
       writeFileSync(blocker, 'x');
