@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci --no-audit --no-fund --silent
-[ -f dist/cli.js ] && [ -z "$(find src -newer dist/cli.js -name '*.ts' | head -1)" ] || npm run build --silent
+[ -f dist/cli.js ] && [ -z "$(find src -newer dist/cli.js -name "*.ts" | head -1)" ] || npm run build
 lab() { node dist/cli.js "$@"; }
 state=${MTLS_LAB_STATE:-$(mktemp -d "${TMPDIR:-/tmp}/mtls-lab-demo.XXXXXX")}
 rogue=$(mktemp -d "${TMPDIR:-/tmp}/mtls-lab-rogue.XXXXXX")
