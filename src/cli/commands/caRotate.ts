@@ -24,10 +24,10 @@ export async function caRotate(argv: readonly string[], io: CliIo): Promise<numb
   const ca = CertificateAuthority.load(stateDir, { now: io.now() });
   const prepared = ca.prepare({ now: io.now() });
   const activated = ca.activate();
-  const retired = ca.retire({ now: io.now() });
+  // The previous root stays in the bundle until the SVIDs it signed expire; `up` retires it then.
   ca.persist(stateDir);
   if (flag(p, 'json')) {
-    io.out(`${JSON.stringify({ prepared, activated, retired })}\n`);
+    io.out(`${JSON.stringify({ prepared, activated, retireAt: ca.retireAt()?.toISOString() ?? null })}\n`);
     return 0;
   }
   const retireAt = ca.retireAt();

@@ -47,6 +47,8 @@ export function issue(argv: readonly string[], io: CliIo): number {
   const outDir = isAbsolute(out) ? out : resolve(io.cwd, out);
   const svid = ca.issue({ id, ttlMs, dnsNames, publicKey, now: io.now() });
   const paths = writeSvidFiles(outDir, svid, ca.bundlePem());
+  // The CA remembers the latest notAfter it signed, so a CA rotation never retires a root early.
+  ca.persist(stateDir);
   if (csrPath && existsSync(svidPaths(outDir).key)) {
     io.err(`warning: ${paths.key} is left from an earlier issue and does not match the new certificate; the CSR's key is yours to place there.\n`);
   }
