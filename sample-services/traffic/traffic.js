@@ -108,3 +108,10 @@ const stop = (signal) => {
 };
 process.on('SIGTERM', () => stop('SIGTERM'));
 process.on('SIGINT', () => stop('SIGINT'));
+
+// Traffic is the mesh's own load, not a service: when the daemon that started it is gone
+// (killed, so it could not stop us), stop too rather than hammer a mesh nobody runs.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) stop('parent gone');
+}, 1_000).unref();

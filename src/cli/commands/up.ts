@@ -10,7 +10,7 @@ import { flag, parse, str } from '../args.js';
 import { FailedError, UsageError, type CliIo } from '../io.js';
 import { intruderScriptPath, sampleConfigPath, trafficScriptPath } from '../paths.js';
 import { resolveStateDir } from '../state.js';
-import { dashboardPage } from '../dashboard.js';
+import { dashboard } from '../dashboard.js';
 
 const USAGE = 'mtls-lab up [--config FILE] [--state DIR] [--port N] [--ttl DURATION] [--no-open]';
 
@@ -73,7 +73,8 @@ export async function up(argv: readonly string[], io: CliIo, stopSignal: StopSig
   });
   let api: ControlApi | undefined;
   try {
-    api = await startControlApi({ controller: mesh, port, page: dashboardPage });
+    const face = dashboard();
+    api = await startControlApi({ controller: mesh, port, page: face.page, assets: face.assets });
     writeDaemonFile({ pid: process.pid, port: api.port, token: api.token, dashboardUrl: api.dashboardUrl, ...(mesh.entryUrl ? { entryUrl: mesh.entryUrl } : {}), startedAt: new Date().toISOString(), stateDir });
   } catch (err) {
     await mesh.stop();

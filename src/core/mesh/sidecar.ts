@@ -57,6 +57,11 @@ export interface UpstreamSpec {
   readonly port: number;
   /** The local plain port on 127.0.0.1; 0 or absent: the OS picks one. */
   readonly localPort?: number;
+  /**
+   * The upstream terminates mTLS itself (a native service), so no sidecar on its side reports the
+   * call: this sidecar emits the 'call' events for it instead.
+   */
+  readonly reportCalls?: boolean;
 }
 
 export interface SidecarOptions {
@@ -676,9 +681,22 @@ export class Sidecar {
         upstream.destroy();
         return;
       }
+      const call: CallRecord | undefined = up.spec.reportCalls ? { caller: this.self, callee: up.peer, plaintext: false, requests: 0, bytesIn: 0, bytesOut: 0 } : undefined;
+      const counter = call ? new RequestCounter() : undefined;
+      if (call) {
+        this.calls.add(call);
+        upstream.once('close', () => {
+          this.calls.delete(call);
+          if (this.live) this.flushCall(call);
+        });
+      }
       pump(local, upstream, (chunk) => {
         toUpstream += chunk.length;
         this.outbound.bytesOut += chunk.length;
+        if (call && counter) {
+          call.requests += counter.count(chunk);
+          call.bytesIn += chunk.length;
+        }
       });
       pump(
         upstream,
@@ -686,6 +704,7 @@ export class Sidecar {
         (chunk) => {
           toLocal += chunk.length;
           this.outbound.bytesIn += chunk.length;
+          if (call) call.bytesOut += chunk.length;
         },
         () => {
           // An upstream that ends without a byte may have refused us: 'close' decides what the

@@ -27,6 +27,9 @@ describe('the sample mesh under load (real processes)', () => {
     for (const s of mesh.snapshot().services) expect(rotations.get(s.name) ?? 0, s.name).toBeGreaterThanOrEqual(6);
     expect(events.filter((e) => e.type === 'svid/failed')).toEqual([]);
     expect(events.filter((e) => e.type === 'rejection')).toEqual([]);
+    // Every real call path carried traffic, the one into the native service included (its caller's sidecar reports it).
+    const paths = new Set(events.flatMap((e) => (e.type === 'call' && e.requests > 0 ? [`${e.caller.service}->${e.callee.service}`] : [])));
+    expect([...paths].sort()).toEqual(['billing->payments', 'frontend->orders', 'orders->billing', 'orders->inventory']);
     // The native service reloaded its own files: its logs name the serials it loaded.
     const inventoryLog = readFileSync(join(stateDir, 'logs', 'inventory.log'), 'utf8');
     const lastSerial = mesh.snapshot().services.find((s) => s.name === 'inventory')?.serial as string;
