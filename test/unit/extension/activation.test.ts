@@ -6,38 +6,36 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { writeDaemonFile } from '../../../src/daemon/daemonFile.js';
+import { activate as activateExtension, deactivate } from '../../../src/extension/extension.js';
 import { GRAPH_VIEW_TYPE, IDENTITIES_VIEW, COMMANDS, CONTEXT } from '../../../src/extension/ids.js';
 import { eventually, fakeDaemon, issued } from './fakeMesh.js';
 import { makeContext, recorder, resetDouble, WebviewPanel, ViewColumn } from './vscodeDouble.js';
 import type { TreeItem } from './vscodeDouble.js';
 
+// Hoisted above the imports: the extension's modules get the double.
 vi.mock('vscode', () => import('./vscodeDouble.js'));
 
 const root = join(__dirname, '..', '..', '..');
 const contributed = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { contributes: { commands: { command: string }[] } }).contributes.commands.map((c) => c.command);
 
-type Ext = typeof import('../../../src/extension/extension.js');
-
 let dir: string;
-let ext: Ext;
 let context: ReturnType<typeof makeContext>;
 
-beforeEach(async () => {
+beforeEach(() => {
   resetDouble();
   dir = mkdtempSync(join(tmpdir(), 'mtls-ext-'));
   recorder.settings.set('mtlsLab.stateFolder', join(dir, 'state'));
-  ext = await import('../../../src/extension/extension.js');
   context = makeContext(root, join(dir, 'storage'));
 });
 
 afterEach(async () => {
-  await ext.deactivate();
+  await deactivate();
   for (const d of context.subscriptions) d.dispose();
   rmSync(dir, { recursive: true, force: true });
 });
 
-function activate(): ReturnType<Ext['activate']> {
-  return ext.activate(context as unknown as Parameters<Ext['activate']>[0]);
+function activate(): ReturnType<typeof activateExtension> {
+  return activateExtension(context as unknown as Parameters<typeof activateExtension>[0]);
 }
 
 describe('activate', () => {
@@ -103,7 +101,7 @@ describe('activate', () => {
       controller.emit(issued('orders', 'rotation'));
       await eventually(() => recorder.context.get(CONTEXT.sawRotation) === true);
       // A daemon started elsewhere keeps running when VS Code closes.
-      await ext.deactivate();
+      await deactivate();
       expect(controller.commands).toEqual([]);
     } finally {
       await api.close();
@@ -117,7 +115,7 @@ describe('activate', () => {
       const labApi = activate();
       const panel = new WebviewPanel(GRAPH_VIEW_TYPE, 'mTLS Lab: Mesh', ViewColumn.One);
       await recorder.serializers.get(GRAPH_VIEW_TYPE)?.deserializeWebviewPanel(panel, undefined);
-      expect(panel.webview.html).toContain("default-src 'none'");
+      expect(panel.webview.html).toContain('default-src &#39;none&#39;');
       expect(panel.webview.options.enableScripts).toBe(true);
       await eventually(() => labApi.state() === 'running');
       panel.webview.fromPage({ type: 'ready' });
