@@ -7,7 +7,6 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import type * as X509 from '@peculiar/x509';
 import x509Package from '@peculiar/x509/package.json';
 import { CertificateAuthority } from '../src/core/ca/authority.js';
@@ -15,7 +14,10 @@ import { verifyCsr } from '../src/core/pki/csr.js';
 import { generateKeyPair } from '../src/core/pki/keys.js';
 import { certificatesFromPem, toPem } from '../src/core/pki/pem.js';
 import { SpiffeId, TrustDomain } from '../src/core/spiffe/index.js';
+import { measureAsync, measureSync, type Budget, type Measurement } from './measure.js';
 import { formatCount, formatFixed, formatRatio, ratio, renderTable, type Column } from './table.js';
+
+export type { Measurement } from './measure.js';
 
 /** DESIGN.md's goal for EC P-256 issuance including key generation, on one core. */
 export const TARGET_EC_PER_SEC = 3000;
@@ -38,22 +40,6 @@ export interface IssuanceOptions {
   readonly csrPoolSize?: number;
   /** Receives one line as each path starts. */
   readonly progress?: (line: string) => void;
-}
-
-/** One path's run. CPU covers every thread of this process plus the child processes it waited for. */
-export interface Measurement {
-  readonly ops: number;
-  readonly wallMs: number;
-  readonly cpuMs: number;
-  /** The part of `cpuMs` spent in child processes (the openssl CLI); 0 where it cannot be read. */
-  readonly childCpuMs: number;
-  readonly perSec: number;
-  readonly usPerOp: number;
-  readonly cpuUsPerOp: number;
-  /** cpuMs / wallMs: about 1 for a path that keeps one core busy. */
-  readonly cores: number;
-  /** What one op produces (certificate and key, as written): shows the paths make like output. */
-  readonly outputBytesPerOp: number;
 }
 
 export type PathKey = 'oursEc' | 'oursEcCsr' | 'oursRsa' | 'peculiarX509Ec' | 'opensslCliEc' | 'nodeCryptoFloorEc';
@@ -98,100 +84,10 @@ const LABELS: Readonly<Record<PathKey, string>> = {
   nodeCryptoFloorEc: 'floor: node:crypto keygen+sign+PKCS#8',
 };
 
-// ---------------------------------------------------------------------------------------------
-// Timing
-
-interface Budget {
-  readonly budgetMs: number;
-  readonly warmupMs: number;
-  /** Keep going past the budget until this many ops are done (RSA keygen is slow and uneven). */
-  readonly minOps: number;
-}
-
-interface Mark {
-  readonly wall: number;
-  readonly cpu: NodeJS.CpuUsage;
-  readonly childUs: number;
-}
-
-// /proc/self/stat fields 16 and 17 (cutime, cstime): CPU of waited-for children, in USER_HZ ticks
-// (100 a second on Linux), so the openssl CLI's own work is counted and not just our spawning.
-function childCpuUs(): number {
-  try {
-    const stat = readFileSync('/proc/self/stat', 'latin1');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[13]) + Number(fields[14])) * 10_000 || 0;
-  } catch {
-    return 0;
-  }
-}
-
-function mark(): Mark {
-  return { wall: performance.now(), cpu: process.cpuUsage(), childUs: childCpuUs() };
-}
-
-function since(start: Mark, ops: number, bytes: number): Measurement {
-  const wallMs = performance.now() - start.wall;
-  const cpu = process.cpuUsage(start.cpu);
-  const childMs = (childCpuUs() - start.childUs) / 1000;
-  const cpuMs = (cpu.user + cpu.system) / 1000 + childMs;
-  return {
-    ops,
-    wallMs: round(wallMs, 1),
-    cpuMs: round(cpuMs, 1),
-    childCpuMs: round(childMs, 1),
-    perSec: round((ops * 1000) / wallMs, 1),
-    usPerOp: round((wallMs * 1000) / ops, 2),
-    cpuUsPerOp: round((cpuMs * 1000) / ops, 2),
-    cores: round(cpuMs / wallMs, 2),
-    outputBytesPerOp: Math.round(bytes / ops),
-  };
-}
-
-/**
- * Runs `step` for the warm-up, then counts how many complete in the budget (at least `minOps`).
- * `step` returns the bytes it produced; summing them keeps every result in use.
- */
-export function measureSync(step: () => number, b: Budget): Measurement {
-  const warmEnd = performance.now() + b.warmupMs;
-  do step();
-  while (performance.now() < warmEnd);
-  const start = mark();
-  const deadline = start.wall + b.budgetMs;
-  let ops = 0;
-  let bytes = 0;
-  do {
-    bytes += step();
-    ops++;
-  } while (ops < b.minOps || performance.now() < deadline);
-  return since(start, ops, bytes);
-}
-
-/** `measureSync` for a step that returns a promise: one at a time, each awaited before the next. */
-export async function measureAsync(step: () => Promise<number>, b: Budget): Promise<Measurement> {
-  const warmEnd = performance.now() + b.warmupMs;
-  do await step();
-  while (performance.now() < warmEnd);
-  const start = mark();
-  const deadline = start.wall + b.budgetMs;
-  let ops = 0;
-  let bytes = 0;
-  do {
-    bytes += await step();
-    ops++;
-  } while (ops < b.minOps || performance.now() < deadline);
-  return since(start, ops, bytes);
-}
-
 /** A certificate a path made (leaf DER, for the check) and the bytes it would write for it. */
 interface Issued {
   readonly der: Uint8Array;
   readonly bytes: number;
-}
-
-function round(value: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,12 +2,16 @@
 // this one process, one after another, and prints its table, or one JSON document keyed by section.
 import { cpus } from 'node:os';
 import { DEFAULT_BUDGET_MS, issuanceSection } from './issuance.js';
+import { rotationSection } from './rotation.js';
+import { sidecarSection } from './sidecar.js';
 
 const QUICK_BUDGET_MS = 300;
 
 interface SectionOptions {
   /** Timed wall-clock budget for each measured path of the section. */
   readonly budgetMs: number;
+  /** `--quick`: sections whose length is not a per-path budget (rotation waits for real TTLs) pick their short form. */
+  readonly quick: boolean;
   readonly progress: (line: string) => void;
 }
 
@@ -18,17 +22,18 @@ interface BenchSection {
   run(o: SectionOptions): Promise<{ readonly json: unknown; readonly text: string }>;
 }
 
-const SECTIONS: readonly BenchSection[] = [issuanceSection];
+const SECTIONS: readonly BenchSection[] = [issuanceSection, sidecarSection, rotationSection];
 
 interface Args {
   readonly json: boolean;
   readonly budgetMs: number;
+  readonly quick: boolean;
   readonly only: readonly BenchSection[];
 }
 
 const USAGE = `usage: node dist/bench.js [--json] [--quick | --budget MS] [--only ${SECTIONS.map((s) => s.name).join(',')}]
   --json     print one JSON document instead of tables
-  --quick    ${QUICK_BUDGET_MS} ms per measured path instead of ${DEFAULT_BUDGET_MS} ms
+  --quick    ${QUICK_BUDGET_MS} ms per measured path instead of ${DEFAULT_BUDGET_MS} ms, and the short rotation run (TTL 10 s)
   --budget   milliseconds per measured path
   --only     run only these sections`;
 
@@ -37,6 +42,7 @@ class UsageError extends Error {}
 function parseArgs(argv: readonly string[]): Args | 'help' {
   let json = false;
   let budgetMs = DEFAULT_BUDGET_MS;
+  let quick = false;
   let only: readonly BenchSection[] = SECTIONS;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -46,8 +52,10 @@ function parseArgs(argv: readonly string[]): Args | 'help' {
       return v;
     };
     if (arg === '--json') json = true;
-    else if (arg === '--quick') budgetMs = QUICK_BUDGET_MS;
-    else if (arg === '--budget') {
+    else if (arg === '--quick') {
+      budgetMs = QUICK_BUDGET_MS;
+      quick = true;
+    } else if (arg === '--budget') {
       const text = value();
       budgetMs = Number(text);
       if (!Number.isFinite(budgetMs) || budgetMs <= 0) throw new UsageError(`bench: --budget takes a positive number of milliseconds, not "${text}"; e.g. --budget 500.`);
@@ -61,7 +69,7 @@ function parseArgs(argv: readonly string[]): Args | 'help' {
     } else if (arg === '--help' || arg === '-h') return 'help';
     else throw new UsageError(`bench: unknown option "${arg ?? ''}".\n${USAGE}`);
   }
-  return { json, budgetMs, only };
+  return { json, budgetMs, quick, only };
 }
 
 function header(): string {
@@ -87,7 +95,7 @@ async function main(): Promise<number> {
   const doc: Record<string, unknown> = {};
   const texts: string[] = [];
   for (const section of args.only) {
-    const report = await section.run({ budgetMs: args.budgetMs, progress });
+    const report = await section.run({ budgetMs: args.budgetMs, quick: args.quick, progress });
     doc[section.name] = report.json;
     texts.push(report.text);
   }
