@@ -152,6 +152,9 @@ export class Mesh {
       checkIntervalMs: Math.min(5_000, Math.max(250, config.ttlMs / 20)),
       // DNS:localhost beside the SPIFFE ID lets curl and browsers check a mesh port as they do any host.
       issue: (id, ttlMs) => this.ca.issue({ id, ttlMs, dnsNames: ['localhost'] }),
+      // Each renewal fsyncs three files (~2 ms); small batches keep the event loop, and so every
+      // sidecar's traffic, responsive when many SVIDs come due together.
+      maxPerTick: 8,
     });
     for (const s of config.services) {
       this.rotator.add({
