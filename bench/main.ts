@@ -1,6 +1,7 @@
 // `npm run bench [-- --json] [--quick] [--budget MS] [--only a,b]`: runs each registered section in
 // this one process, one after another, and prints its table, or one JSON document keyed by section.
 import { cpus } from 'node:os';
+import { graphSection } from './graph.js';
 import { DEFAULT_BUDGET_MS, issuanceSection } from './issuance.js';
 import { rotationSection } from './rotation.js';
 import { sidecarSection } from './sidecar.js';
@@ -22,7 +23,7 @@ interface BenchSection {
   run(o: SectionOptions): Promise<{ readonly json: unknown; readonly text: string }>;
 }
 
-const SECTIONS: readonly BenchSection[] = [issuanceSection, sidecarSection, rotationSection];
+const SECTIONS: readonly BenchSection[] = [issuanceSection, sidecarSection, rotationSection, graphSection];
 
 interface Args {
   readonly json: boolean;
