@@ -6,86 +6,12 @@
 import { Module } from 'node:module';
 import { join } from 'node:path';
 
+// The value types are the unit tests' vscode double: one model of them, not two.
+import { Disposable, EventEmitter, ThemeColor, ThemeIcon, TreeItem, Uri } from '../test/unit/extension/vscodeDouble.js';
+
 type Listener = (e: unknown) => unknown;
 
-class Disposable {
-  private done = false;
-  constructor(private readonly onDispose: () => void = () => undefined) {}
-  static from(...items: { dispose(): unknown }[]): Disposable {
-    return new Disposable(() => {
-      for (const i of items) i.dispose();
-    });
-  }
-  dispose(): void {
-    if (this.done) return;
-    this.done = true;
-    this.onDispose();
-  }
-}
-
-class EventEmitter {
-  private readonly listeners = new Set<Listener>();
-  readonly event = (listener: Listener): Disposable => {
-    this.listeners.add(listener);
-    return new Disposable(() => this.listeners.delete(listener));
-  };
-  fire(e: unknown): void {
-    for (const l of [...this.listeners]) l(e);
-  }
-  dispose(): void {
-    this.listeners.clear();
-  }
-}
-
-class Uri {
-  private constructor(
-    readonly scheme: string,
-    readonly path: string,
-    readonly query: string,
-  ) {}
-  static file(path: string): Uri {
-    return new Uri('file', path, '');
-  }
-  static parse(value: string): Uri {
-    const u = new URL(value);
-    return new Uri(u.protocol.replace(/:$/, ''), u.pathname, u.search.replace(/^\?/, ''));
-  }
-  static from(parts: { scheme: string; path?: string; query?: string }): Uri {
-    return new Uri(parts.scheme, parts.path ?? '', parts.query ?? '');
-  }
-  static joinPath(base: Uri, ...segments: string[]): Uri {
-    return new Uri(base.scheme, join(base.path, ...segments), '');
-  }
-  get fsPath(): string {
-    return this.path;
-  }
-  with(change: { scheme?: string; path?: string; query?: string }): Uri {
-    return new Uri(change.scheme ?? this.scheme, change.path ?? this.path, change.query ?? this.query);
-  }
-  toString(): string {
-    return `${this.scheme}://${this.path}${this.query ? `?${this.query}` : ''}`;
-  }
-}
-
-class ThemeColor {
-  constructor(readonly id: string) {}
-}
-
-class ThemeIcon {
-  constructor(
-    readonly id: string,
-    readonly color?: ThemeColor,
-  ) {}
-}
-
-class TreeItem {
-  constructor(
-    readonly label: unknown,
-    readonly collapsibleState?: number,
-  ) {}
-}
-
-const event = (): ((listener: Listener) => Disposable) => new EventEmitter().event;
+const event = (): ((listener: Listener) => Disposable) => new EventEmitter<unknown>().event;
 const resolved = (): Promise<undefined> => Promise.resolve(undefined);
 
 function outputChannel(name: string): Record<string, unknown> {

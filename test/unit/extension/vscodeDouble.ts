@@ -9,7 +9,7 @@ import { dirname, join, relative } from 'node:path';
 
 export class Disposable {
   private done = false;
-  constructor(private readonly onDispose: () => void) {}
+  constructor(private readonly onDispose: () => void = () => undefined) {}
   static from(...items: { dispose(): unknown }[]): Disposable {
     return new Disposable(() => {
       for (const i of items) i.dispose();
