@@ -16,7 +16,7 @@ step "A local CA for trust domain lab.local (root + intermediate)" ca init --sta
 lab ca init --state "$state" --intermediate --force
 step "An X.509-SVID for the orders service, valid 1 hour" issue spiffe://lab.local/ns/default/sa/orders --state "$state"
 lab issue spiffe://lab.local/ns/default/sa/orders --state "$state"
-svids="$state/svids/orders"
+svids="$state/issued/orders"
 step "What it holds" inspect "$svids/svid.pem"
 lab inspect "$svids/svid.pem"
 step "Verified to the bundle, as the expected identity" verify svid.pem --bundle svid_bundle.pem --id spiffe://lab.local/ns/default/sa/orders
@@ -28,7 +28,7 @@ lab ca init --state "$rogue" >/dev/null
 lab issue spiffe://lab.local/ns/default/sa/payments --state "$rogue" --out "$rogue/svid" >/dev/null
 expect_fail verify "$rogue/svid/svid.pem" --bundle "$svids/svid_bundle.pem"
 step "A leaked certificate after its short life: rejected" issue spiffe://lab.local/ns/default/sa/billing --ttl 2s
-lab issue spiffe://lab.local/ns/default/sa/billing --state "$state" --ttl 2s --out "$state/svids/billing" >/dev/null
+lab issue spiffe://lab.local/ns/default/sa/billing --state "$state" --ttl 2s --out "$state/issued/billing" >/dev/null
 sleep 3
-expect_fail verify "$state/svids/billing/svid.pem" --bundle "$state/svids/billing/svid_bundle.pem"
-printf '\nState folder: %s (ca/ keys are 0600; svids/<service>/ as spiffe-helper names them)\n' "$state"
+expect_fail verify "$state/issued/billing/svid.pem" --bundle "$state/issued/billing/svid_bundle.pem"
+printf '\nState folder: %s (ca/ keys are 0600; issued/<name>/ as spiffe-helper names them)\n' "$state"

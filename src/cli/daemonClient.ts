@@ -1,10 +1,10 @@
 import { readDaemonFile, type DaemonInfo } from '../daemon/daemonFile.js';
 import { FailedError, UsageError } from './io.js';
 
-/** The running daemon for `stateDir`, or a UsageError that says how to start one. */
+/** The running daemon for `stateDir`, or a FailedError (exit 1) that says how to start one. */
 export function requireDaemon(stateDir: string): DaemonInfo {
   const info = readDaemonFile(stateDir);
-  if (!info) throw new UsageError(`no mesh is running for ${stateDir}; start one with "mtls-lab up${stateDir === '' ? '' : ` --state ${stateDir}`}" in another terminal.`);
+  if (!info) throw new FailedError(`no mesh is running for ${stateDir}; start one with "mtls-lab up${stateDir === '' ? '' : ` --state ${stateDir}`}" in another terminal.`);
   return info;
 }
 

@@ -9,6 +9,7 @@ import { flag, parse, str, strs } from '../args.js';
 import { validityLine } from '../format.js';
 import { certificateFacts } from '../../core/pki/inspect.js';
 import { UsageError, type CliIo } from '../io.js';
+import { readDaemonFile } from '../../daemon/daemonFile.js';
 import { resolveStateDir } from '../state.js';
 import { join } from 'node:path';
 
@@ -43,12 +44,14 @@ export function issue(argv: readonly string[], io: CliIo): number {
   const stateDir = resolveStateDir(str(p, 'state'), io);
   const ca = CertificateAuthority.load(stateDir);
   const segments = id.path.split('/');
-  const out = str(p, 'out') ?? join(stateDir, 'svids', segments[segments.length - 1] as string);
+  // Not svids/: that folder belongs to a running mesh's rotator; a manual issue must never replace its files.
+  const out = str(p, 'out') ?? join(stateDir, 'issued', segments[segments.length - 1] as string);
   const outDir = isAbsolute(out) ? out : resolve(io.cwd, out);
   const svid = ca.issue({ id, ttlMs, dnsNames, publicKey, now: io.now() });
   const paths = writeSvidFiles(outDir, svid, ca.bundlePem());
   // The CA remembers the latest notAfter it signed, so a CA rotation never retires a root early.
-  ca.persist(stateDir);
+  // While a mesh runs, its daemon owns the CA state (it may hold a newer root): leave it alone.
+  if (!readDaemonFile(stateDir)) ca.persist(stateDir);
   if (csrPath && existsSync(svidPaths(outDir).key)) {
     io.err(`warning: ${paths.key} is left from an earlier issue and does not match the new certificate; the CSR's key is yours to place there.\n`);
   }

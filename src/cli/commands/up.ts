@@ -28,12 +28,22 @@ function openBrowser(url: string): void {
 /** Waits for SIGINT/SIGTERM; in tests the signal is the `stop` promise. */
 export type StopSignal = Promise<void>;
 
+/**
+ * The first Ctrl-C (or SIGTERM/SIGHUP) asks for a clean stop; a second one exits at once, and the
+ * exit hook of the ServiceRunner kills every service group on the way out, so nothing is orphaned.
+ */
 function signals(): StopSignal {
   return new Promise((resolveStop) => {
-    const stop = (): void => resolveStop();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    process.once('SIGHUP', stop);
+    let asked = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (asked) {
+        process.stderr.write(`mtls-lab: ${signal} again: stopping now, killing every service.\n`);
+        process.exit(130);
+      }
+      asked = true;
+      resolveStop();
+    };
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
   });
 }
 
@@ -64,6 +74,10 @@ export async function up(argv: readonly string[], io: CliIo, stopSignal: StopSig
   if (ttlMs !== undefined) config = { ...config, ttlMs };
   const sample = str(p, 'config') === undefined;
   io.out(`Starting the ${sample ? 'sample ' : ''}mesh from ${config.source} (state ${stateDir})\n`);
+  let stopRequested = false;
+  void stopSignal.then(() => {
+    stopRequested = true;
+  });
   const mesh = await Mesh.start({
     config,
     stateDir,
@@ -79,6 +93,14 @@ export async function up(argv: readonly string[], io: CliIo, stopSignal: StopSig
   } catch (err) {
     await mesh.stop();
     throw err;
+  }
+  if (stopRequested) {
+    // Stopped while starting: never announce a mesh that is going away.
+    await api.close();
+    await mesh.stop();
+    removeDaemonFile(stateDir);
+    io.out('Stopped before the mesh was ready.\n');
+    return 0;
   }
   for (const s of mesh.snapshot().services) {
     io.out(`  ${s.name.padEnd(12)} ${s.spiffeId}  ${s.mode}${s.meshPort ? ` mTLS :${s.meshPort}` : ''}${s.entry ? ' (entry)' : ''}\n`);

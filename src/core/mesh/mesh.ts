@@ -114,11 +114,27 @@ export class Mesh {
     this.o.log?.(line);
   }
 
+  private auditWarned = false;
+
+  /** The audit log could not be written (disk full?): say so once, keep the mesh running. */
+  private auditFailed(err: unknown): void {
+    if (this.auditWarned) return;
+    this.auditWarned = true;
+    const why = err instanceof Error ? err.message : String(err);
+    this.log(`warning: cannot append to ${join(this.o.stateDir, 'audit.jsonl')} (${why}); events still reach the dashboard, free some space to resume the log.`);
+  }
+
   private async boot(): Promise<void> {
     const { config, stateDir } = this.o;
     this.audit = new AuditLog(join(stateDir, 'audit.jsonl'));
     this.bus.on((e) => {
-      this.audit?.append(e);
+      try {
+        this.audit?.append(e);
+      } catch (err) {
+        this.auditFailed(err);
+      }
+    });
+    this.bus.on((e) => {
       this.recent.push(e);
       if (this.recent.length > RECENT_EVENTS * 2) this.recent.splice(0, this.recent.length - RECENT_EVENTS);
       if (e.type === 'svid/issued') {
@@ -128,11 +144,15 @@ export class Mesh {
           s.lastRotation = e.time;
         }
       }
+    });
+    this.bus.on((e) => {
       if (e.type === 'ca/changed') this.ca.persist(stateDir);
     });
     this.bus.emit({ type: 'mesh/state', state: 'starting', detail: `${config.services.length} services from ${config.source}` });
     this.policy.onDidChange((change) => {
       if (change.change !== 'mode') this.bus.emit({ type: 'policy/changed', rule: change.rule.name, change: change.change });
+      // A decision holds for the connection it opened only while the policy still says so.
+      for (const sidecar of this.sidecars) sidecar.revalidate();
     });
 
     // Ports first: every sidecar and service needs its peers' ports before it starts.

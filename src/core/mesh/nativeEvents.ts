@@ -70,8 +70,9 @@ export class NativeEventTail {
   }
 
   private line(s: NativeEventSource, line: string): void {
-    const at = line.indexOf(NATIVE_EVENT_PREFIX);
-    if (at < 0) return;
+    // Only a whole line of the service's own output counts: a logged request path cannot forge one.
+    if (!line.startsWith(NATIVE_EVENT_PREFIX)) return;
+    const at = 0;
     let e: { type?: unknown; reason?: unknown; detail?: unknown; caller?: { spiffeId?: unknown; address?: unknown } };
     try {
       e = JSON.parse(line.slice(at + NATIVE_EVENT_PREFIX.length)) as typeof e;

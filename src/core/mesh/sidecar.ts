@@ -224,6 +224,12 @@ export class Sidecar {
   private readonly upstreams: Upstream[];
   private readonly sockets = new Set<Duplex>();
   private readonly calls = new Set<CallRecord>();
+  /**
+   * Open inbound connections that were let through, with who they were let through for: a policy
+   * change or the caller's certificate running out closes the ones no longer allowed, so a
+   * keep-alive connection cannot outlive the decision that opened it.
+   */
+  private readonly admitted = new Map<Duplex, { readonly id: SpiffeId | undefined; readonly caller: Peer; readonly sourcePort: number | undefined; readonly notAfter: number | undefined }>();
   private readonly inbound: Mutable<InboundStats> = {
     connections: 0,
     handshakes: 0,
@@ -419,6 +425,43 @@ export class Sidecar {
 
   private flushCalls(): void {
     for (const call of this.calls) this.flushCall(call);
+    this.expireAdmitted(Date.now());
+  }
+
+  private admit(socket: Duplex, id: SpiffeId | undefined, caller: Peer, sourcePort: number | undefined, notAfter: number | undefined): void {
+    this.admitted.set(socket, { id, caller, sourcePort, notAfter: Number.isFinite(notAfter) ? notAfter : undefined });
+    socket.once('close', () => this.admitted.delete(socket));
+  }
+
+  private cutOff(socket: Duplex, entry: { caller: Peer; sourcePort: number | undefined }, failure: Failure): void {
+    this.admitted.delete(socket);
+    this.rejectInbound(entry.sourcePort, entry.caller, failure);
+    socket.destroy();
+  }
+
+  /** Closes open connections whose caller's certificate has expired since they were admitted. */
+  private expireAdmitted(now: number): void {
+    for (const [socket, entry] of this.admitted) {
+      if (entry.notAfter === undefined || now <= entry.notAfter) continue;
+      const detail = `the open connection from ${entry.caller.spiffeId ?? entry.caller.address ?? 'a caller'} was closed: its certificate expired at ${new Date(entry.notAfter).toISOString()}, and a connection lives no longer than the SVID that opened it.`;
+      this.cutOff(socket, entry, { reason: 'expired', detail });
+    }
+  }
+
+  /**
+   * Re-asks the authorizer for every open connection (call after a policy change): the ones no
+   * longer allowed are closed with a 'denied-by-policy' rejection naming the deciding rule.
+   */
+  revalidate(): number {
+    let closed = 0;
+    for (const [socket, entry] of this.admitted) {
+      const decision = this.o.authorize(entry.id, this.id);
+      if (decision.allowed) continue;
+      const detail = `${entry.id?.toString() ?? 'a plaintext caller'} may no longer call ${this.id.toString()}: ${decision.explanation} Its open connection was closed.`;
+      this.cutOff(socket, entry, { reason: 'denied-by-policy', detail, rule: decision.rule });
+      closed++;
+    }
+    return closed;
   }
 
   private flushCall(call: CallRecord): void {
@@ -497,6 +540,7 @@ export class Sidecar {
       this.deny(socket, sourcePort, caller, undefined, decision);
       return;
     }
+    this.admit(socket, undefined, caller, sourcePort, undefined);
     this.connectService(socket, sourcePort, { caller, callee: this.self, plaintext: true, requests: 0, bytesIn: 0, bytesOut: 0 });
   }
 
@@ -543,6 +587,7 @@ export class Sidecar {
       return;
     }
     this.o.bus.emit({ type: 'handshake', caller, callee: this.self, resumed, protocol: socket.getProtocol() ?? 'unknown' });
+    this.admit(socket, check.id, caller, sourcePort, Date.parse(leaf.validTo));
     this.connectService(socket, sourcePort, { caller, callee: this.self, plaintext: false, requests: 0, bytesIn: 0, bytesOut: 0 });
   }
 

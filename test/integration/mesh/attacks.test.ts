@@ -74,3 +74,30 @@ describe('attacks and rejections on the sample mesh (real processes)', () => {
     expect(events.some((e) => e.type === 'rejection' && e.side === 'server' && e.callee.service === 'orders' && e.reason === 'expired')).toBe(true);
   }, 20_000);
 });
+
+describe('policy changes reach open connections (real processes)', () => {
+  let started: StartedMesh;
+  beforeAll(async () => {
+    started = await startSampleMesh();
+  }, 30_000);
+  afterAll(async () => started?.stop());
+
+  it('closes a keep-alive connection whose rule was removed, naming the deciding rule', async () => {
+    const { mesh } = started;
+    const events: MeshEvent[] = [];
+    mesh.onEvent((e) => events.push(e));
+    // Warm keep-alive connections along the whole chain, then remove a rule under them.
+    expect((await orderLoad(mesh.entryUrl as string, 20, 1_000)).failed).toBe(0);
+    await mesh.execute({ name: 'policy/remove', rule: 'billing-to-payments' });
+    try {
+      const cut = events.filter((e): e is RejectionEvent => e.type === 'rejection' && e.side === 'server' && e.callee.service === 'payments' && /may no longer call/.test(e.detail));
+      expect(cut.length).toBeGreaterThan(0);
+      expect(cut[0]).toMatchObject({ reason: 'denied-by-policy', rule: 'default-deny', caller: { service: 'billing' } });
+      // Nothing gets through on the old connections or on new ones.
+      const after = await orderLoad(mesh.entryUrl as string, 5, 1_000);
+      expect(after.ok).toBe(0);
+    } finally {
+      await mesh.execute({ name: 'policy/allow', from: 'billing', to: 'payments' });
+    }
+  }, 20_000);
+});
