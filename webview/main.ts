@@ -60,8 +60,6 @@ interface Task {
 function start(): void {
   const app = document.getElementById('app') ?? document.body.appendChild(h('div', { id: 'app' }));
   const inVsCode = typeof window.acquireVsCodeApi === 'function';
-  // The daemon's ?token= already became an HttpOnly cookie; keep it out of history and screenshots.
-  if (!inVsCode && location.search !== '') history.replaceState(null, '', location.pathname);
   document.documentElement.dataset['host'] = inVsCode ? 'vscode' : 'browser';
 
   let model = initialModel();

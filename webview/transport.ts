@@ -1,8 +1,11 @@
 // How the page talks to the mesh. One interface, two carriers of the same typed protocol: in VS
 // Code, postMessage through the extension (which relays the daemon's stream); in a browser, a
-// WebSocket straight to the daemon, which authenticates the page by the HttpOnly cookie it set
-// on the first page load, so no token ever lives in this script.
+// WebSocket straight to the daemon. The page was opened as `/?token=…` and keeps that address (a
+// reload must work); the WebSocket proves the token by offering the subprotocol
+// `mtls-lab.bearer.TOKEN`, since a browser cannot set headers there and a URL is logged too easily.
+// The daemon sets no cookie: browsers would send it to every local port.
 import { isServerMessage } from '../src/protocol/messages.js';
+import { BEARER_PROTOCOL_PREFIX } from '../src/protocol/messages.js';
 import type { ClientMessage, ServerMessage } from '../src/protocol/messages.js';
 
 export type TransportStatus =
@@ -98,8 +101,10 @@ export interface SocketLike {
 }
 
 export interface WebSocketTransportOptions {
-  /** Default: the global WebSocket. */
-  readonly createSocket?: (url: string) => SocketLike;
+  /** Default: the global WebSocket, `new WebSocket(url, protocols)`. */
+  readonly createSocket?: (url: string, protocols: readonly string[]) => SocketLike;
+  /** The subprotocols to offer on every (re)connect, e.g. `[bearerProtocol(token)]`. Default none. */
+  readonly protocols?: readonly string[];
   /** First retry delay; doubles (with ±20% jitter) up to `maxDelayMs`. Default 500 ms. */
   readonly minDelayMs?: number;
   /** Default 10 s. */
@@ -110,6 +115,22 @@ export interface WebSocketTransportOptions {
 }
 
 const OPEN = 1;
+
+/** The subprotocol prefix by which the daemon (src/daemon/controlApi.ts says the same) admits a browser page. */
+export { BEARER_PROTOCOL_PREFIX };
+// The daemon's token alphabet; all of it is legal in a subprotocol name.
+const TOKEN = /^[A-Za-z0-9._~-]{1,256}$/;
+
+/** The subprotocol that carries `token` to the daemon. */
+export function bearerProtocol(token: string): string {
+  return BEARER_PROTOCOL_PREFIX + token;
+}
+
+/** The `?token=` of the page's address, when it is one the daemon could have issued. */
+export function tokenFromSearch(search: string): string | undefined {
+  const token = new URLSearchParams(search).get('token');
+  return token !== null && TOKEN.test(token) ? token : undefined;
+}
 
 /** The delay before reconnect attempt `attempt` (1-based): exponential from `min` to `max`, ±20% jitter. */
 export function backoffDelay(attempt: number, min: number, max: number, random: () => number): number {
@@ -122,7 +143,8 @@ export function backoffDelay(attempt: number, min: number, max: number, random: 
  * connection starts with a full snapshot, and reconnects with exponential backoff after a close.
  */
 export function webSocketTransport(url: string, options: WebSocketTransportOptions = {}): Transport {
-  const createSocket = options.createSocket ?? ((u: string): SocketLike => new WebSocket(u) as unknown as SocketLike);
+  const createSocket = options.createSocket ?? ((u: string, p: readonly string[]): SocketLike => new WebSocket(u, [...p]) as unknown as SocketLike);
+  const protocols = options.protocols ?? [];
   const min = options.minDelayMs ?? 500;
   const max = options.maxDelayMs ?? 10_000;
   const random = options.random ?? Math.random;
@@ -147,7 +169,7 @@ export function webSocketTransport(url: string, options: WebSocketTransportOptio
     setStatus({ state: 'connecting', attempt: failures + 1 });
     let ws: SocketLike;
     try {
-      ws = createSocket(url);
+      ws = createSocket(url, protocols);
     } catch (err) {
       scheduleRetry(err instanceof Error ? err.message : String(err));
       return;
@@ -217,7 +239,8 @@ export function webSocketTransport(url: string, options: WebSocketTransportOptio
 /** Where the page runs: VS Code when `acquireVsCodeApi` exists, else a browser served by the daemon. */
 export interface PageEnvironment {
   readonly acquireVsCodeApi?: () => VsCodeApi;
-  readonly location: { readonly protocol: string; readonly host: string };
+  /** In a browser, `search` holds the daemon token (`?token=`) the page was opened with. */
+  readonly location: { readonly protocol: string; readonly host: string; readonly search: string };
   readonly host: TransportHost;
 }
 
@@ -226,8 +249,12 @@ export function eventsUrl(location: { readonly protocol: string; readonly host: 
   return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/events`;
 }
 
-/** Picks the carrier for where the page runs. */
+/**
+ * Picks the carrier for where the page runs: in a browser, a WebSocket that offers the token of
+ * the page's address as the bearer subprotocol (none without a token; the daemon then refuses it).
+ */
 export function chooseTransport(env: PageEnvironment, options: WebSocketTransportOptions = {}): Transport {
   if (typeof env.acquireVsCodeApi === 'function') return vscodeTransport(env.acquireVsCodeApi(), env.host);
-  return webSocketTransport(eventsUrl(env.location), options);
+  const token = tokenFromSearch(env.location.search);
+  return webSocketTransport(eventsUrl(env.location), { protocols: token === undefined ? [] : [bearerProtocol(token)], ...options });
 }

@@ -6,7 +6,8 @@ import { pageShell } from '../protocol/pageShell.js';
 import { packageRoot } from './paths.js';
 
 export interface Dashboard {
-  readonly page: (nonce: string) => string;
+  /** The page for a nonce and the daemon token, which its asset URLs carry as `?token=`. */
+  readonly page: (nonce: string, token: string) => string;
   readonly assets: Readonly<Record<string, StaticAsset>>;
 }
 
@@ -20,7 +21,12 @@ export function dashboard(): Dashboard {
   const css = join(dir, 'main.css');
   if (!existsSync(js) || !existsSync(css)) return { page: defaultPage, assets: {} };
   return {
-    page: (nonce) => pageShell({ nonce, scriptUri: '/webview/main.js', styleUri: '/webview/main.css', cspSource: "'self'", title: 'mTLS Lab', connectSrc: "'self'" }),
+    // A browser cannot send a header with <script src> or <link href>, so the assets carry the
+    // token in their URL like the page does (pageShell escapes the attributes).
+    page: (nonce, token) => {
+      const q = `?token=${encodeURIComponent(token)}`;
+      return pageShell({ nonce, scriptUri: `/webview/main.js${q}`, styleUri: `/webview/main.css${q}`, cspSource: "'self'", title: 'mTLS Lab', connectSrc: "'self'" });
+    },
     assets: {
       '/webview/main.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(js) },
       '/webview/main.css': { type: 'text/css; charset=utf-8', body: readFileSync(css) },

@@ -1,7 +1,9 @@
 // The daemon's control API: HTTP + WebSocket on 127.0.0.1, for the CLI, the VS Code extension and
 // the browser dashboard. Every request must name the right Host (no DNS rebinding), carry no
-// foreign Origin (no cross-site requests), and prove the token (Bearer, or the cookie that the
-// first page load with ?token= set).
+// foreign Origin (no cross-site requests), and prove the token: as a Bearer; as `?token=` on the
+// page and its static assets only; or, for the page's WebSocket, as the subprotocol
+// `mtls-lab.bearer.TOKEN`. No cookie: browsers send cookies to every port of 127.0.0.1, so any
+// local server could collect one and replay it here.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, STATUS_CODES } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -11,6 +13,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
 import type { MeshEvent } from '../core/events/types.js';
 import { checkMeshCommand, isClientMessage } from '../protocol/messages.js';
+import { BEARER_PROTOCOL_PREFIX } from '../protocol/messages.js';
 import type { CommandReply, MeshCommand, MeshCommandName, ServerMessage } from '../protocol/messages.js';
 import type { MeshSnapshot } from '../protocol/snapshot.js';
 import { defaultPage } from './defaultPage.js';
@@ -37,9 +40,13 @@ export interface ControlApiOptions {
   readonly port?: number;
   /** Default: 32 random bytes, hex. At least 16 characters of A–Z a–z 0–9 `-._~`. */
   readonly token?: string;
-  /** The HTML for GET /; its scripts and styles must carry `nonce="<nonce>"`. Default: a minimal dashboard. */
-  readonly page?: (nonce: string) => string;
-  /** Extra files served by GET at their key, e.g. `{'/webview.js': {type, body}}`; they need the token like every route. */
+  /**
+   * The HTML for GET /; its scripts and styles must carry `nonce="<nonce>"`, and its assets must be
+   * referenced with `?token=<token>` (the page is served only to a request that carries the token).
+   * Default: a minimal dashboard.
+   */
+  readonly page?: (nonce: string, token: string) => string;
+  /** Extra files served by GET at their key, e.g. `{'/webview.js': {type, body}}`; they need the token like every route (Bearer or `?token=`). */
   readonly assets?: Readonly<Record<string, StaticAsset>>;
   /** A WebSocket client whose unsent bytes exceed this stops getting events and gets a fresh snapshot once it drains. Default 4 MiB. */
   readonly maxBufferedBytes?: number;
@@ -48,7 +55,7 @@ export interface ControlApiOptions {
 export interface ControlApi {
   readonly port: number;
   readonly token: string;
-  /** `http://127.0.0.1:PORT/?token=TOKEN`: opening it authorizes the browser (cookie) for this daemon. */
+  /** `http://127.0.0.1:PORT/?token=TOKEN`: the page keeps the token in its address and offers it to the WebSocket as a subprotocol. */
   readonly dashboardUrl: string;
   /** Stops listening, closes every WebSocket (1001) and HTTP connection, and unsubscribes from the controller. */
   close(): Promise<void>;
@@ -81,6 +88,11 @@ const POST_ROUTES: Readonly<Record<string, MeshCommandName>> = {
   '/api/policy/remove': 'policy/remove',
 };
 const TOKEN_PATTERN = /^[A-Za-z0-9._~-]{16,256}$/;
+/**
+ * How a browser page proves the token on the WebSocket (it cannot set headers there): it offers the
+ * subprotocol `mtls-lab.bearer.TOKEN`, which the handshake echoes. webview/transport.ts says the same.
+ */
+export { BEARER_PROTOCOL_PREFIX };
 
 /** The page's Content-Security-Policy: scripts only by nonce, no remote content, WebSocket back to this daemon only. */
 export function contentSecurityPolicy(nonce: string, port: number): string {
@@ -163,14 +175,11 @@ function firstHeader(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-function cookieValue(header: string | undefined, name: string): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq === -1) continue;
-    if (part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
+/** The subprotocols a WebSocket handshake offers, in order (ws itself refuses a malformed header later). */
+function offeredProtocols(header: string | string[] | undefined): string[] {
+  const value = Array.isArray(header) ? header.join(',') : header;
+  if (value === undefined) return [];
+  return value.split(',').map((p) => p.trim()).filter((p) => p.length > 0);
 }
 
 const COMMON_HEADERS: Readonly<Record<string, string>> = {
@@ -268,12 +277,15 @@ function parseCommandBody(name: MeshCommandName, path: string, raw: Buffer): { c
 
 class ControlApiServer implements ControlApi {
   readonly dashboardUrl: string;
-  private readonly cookieName: string;
-  /** The cookie proves a page load with the token; it is not the token, so it never works as a Bearer. */
-  private readonly cookieSecret = randomBytes(32).toString('hex');
   private readonly allowedHosts: ReadonlySet<string>;
   private readonly allowedOrigins: ReadonlySet<string>;
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY_BYTES, clientTracking: false });
+  private readonly wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: MAX_BODY_BYTES,
+    clientTracking: false,
+    // Echo the bearer subprotocol that admitted the page (a browser drops a handshake that echoes none); offer nothing else.
+    handleProtocols: (protocols: Set<string>) => this.bearerProtocol([...protocols]) ?? false,
+  });
   private readonly clients = new Set<Client>();
   private readonly unsubscribe: () => void;
   private pending: MeshEvent[] = [];
@@ -289,12 +301,11 @@ class ControlApiServer implements ControlApi {
     readonly port: number,
     readonly token: string,
     private readonly controller: MeshController,
-    private readonly page: (nonce: string) => string,
+    private readonly page: (nonce: string, token: string) => string,
     private readonly assets: Readonly<Record<string, StaticAsset>>,
     private readonly maxBufferedBytes: number,
   ) {
     this.dashboardUrl = `http://127.0.0.1:${port}/?token=${token}`;
-    this.cookieName = `mtls_lab_${port}`;
     this.allowedHosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
     this.allowedOrigins = new Set([`http://127.0.0.1:${port}`, `http://localhost:${port}`]);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -330,22 +341,35 @@ class ControlApiServer implements ControlApi {
     return undefined;
   }
 
-  /** True when the request carries the token as a Bearer or this daemon's cookie. An Authorization header, when present, alone decides. */
-  private authorized(req: IncomingMessage): boolean {
+  /**
+   * True when the request proves the token. An Authorization header, when present, alone decides
+   * (Bearer). Otherwise only `fallback` may: the `?token=` of a page or asset load, or the bearer
+   * subprotocol of a WebSocket. Cookies are never read.
+   */
+  private authorized(req: IncomingMessage, fallback: () => boolean = () => false): boolean {
     const authorization = req.headers.authorization;
     if (authorization !== undefined) {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
       return m !== null && sameSecret(m[1] as string, this.token);
     }
-    const cookie = cookieValue(req.headers.cookie, this.cookieName);
-    return cookie !== undefined && sameSecret(cookie, this.cookieSecret);
+    return fallback();
+  }
+
+  /** The offered `mtls-lab.bearer.TOKEN` subprotocol that names this daemon's token, compared in constant time. */
+  private bearerProtocol(offered: readonly string[]): string | undefined {
+    let match: string | undefined;
+    for (const protocol of offered) {
+      if (!protocol.startsWith(BEARER_PROTOCOL_PREFIX)) continue;
+      if (sameSecret(protocol.slice(BEARER_PROTOCOL_PREFIX.length), this.token)) match ??= protocol;
+    }
+    return match;
   }
 
   private unauthorized(): Refusal {
     return new Refusal(
       401,
       'unauthorized',
-      'control API: this request needs the daemon token: send "Authorization: Bearer TOKEN" (daemon.json in the state folder holds it) or open the dashboard URL that `mtls-lab up` printed.',
+      'control API: this request needs the daemon token: send "Authorization: Bearer TOKEN" (daemon.json in the state folder holds it), or open the dashboard URL that `mtls-lab up` printed; cookies are not accepted.',
       { 'WWW-Authenticate': 'Bearer realm="mtls-lab"' },
     );
   }
@@ -362,25 +386,21 @@ class ControlApiServer implements ControlApi {
     const refusal = this.gate(req);
     if (refusal) return sendRefusal(res, refusal);
 
-    // The page load with ?token= is the one place a token may travel in a URL; it turns into a cookie.
-    let setCookie = false;
+    // The page and its data-free assets are the only places a token may travel in a URL: a
+    // browser cannot send a header on navigation or on <script src>. The API never takes it there.
+    const asset = Object.prototype.hasOwnProperty.call(this.assets, path) ? this.assets[path] : undefined;
     const queryToken = query.get('token');
-    if (path === '/' && method === 'GET' && queryToken !== null && req.headers.authorization === undefined) {
-      if (!sameSecret(queryToken, this.token)) return sendRefusal(res, this.unauthorized());
-      setCookie = true;
-    } else if (!this.authorized(req)) {
-      return sendRefusal(res, this.unauthorized());
-    }
+    const byQuery = (): boolean => (path === '/' || asset !== undefined) && method === 'GET' && queryToken !== null && sameSecret(queryToken, this.token);
+    if (!this.authorized(req, byQuery)) return sendRefusal(res, this.unauthorized());
 
     const command = POST_ROUTES[path];
     if (command !== undefined) {
       if (method !== 'POST') return sendRefusal(res, this.wrongMethod(method, path, 'POST'));
       return this.runCommand(req, res, command, path);
     }
-    const asset = Object.prototype.hasOwnProperty.call(this.assets, path) ? this.assets[path] : undefined;
     if (path === '/' || path === '/api/state' || path === EVENTS_PATH || asset !== undefined) {
       if (method !== 'GET') return sendRefusal(res, this.wrongMethod(method, path, 'GET'));
-      if (path === '/') return this.sendPage(res, setCookie);
+      if (path === '/') return this.sendPage(res);
       if (path === '/api/state') return sendJson(res, 200, this.controller.snapshot());
       if (asset !== undefined) return this.sendAsset(res, asset);
       return sendRefusal(
@@ -395,18 +415,16 @@ class ControlApiServer implements ControlApi {
     return new Refusal(405, 'method-not-allowed', `control API: ${path} takes ${allowed}, not ${method}.`, { Allow: allowed });
   }
 
-  private sendPage(res: ServerResponse, setCookie: boolean): void {
+  private sendPage(res: ServerResponse): void {
     const nonce = randomBytes(18).toString('base64');
-    const html = this.page(nonce);
-    const headers: Record<string, string | number> = {
+    const html = this.page(nonce, this.token);
+    res.writeHead(200, {
       ...COMMON_HEADERS,
       'Content-Type': 'text/html; charset=utf-8',
       'Content-Length': Buffer.byteLength(html),
       'Content-Security-Policy': contentSecurityPolicy(nonce, this.port),
       'X-Frame-Options': 'DENY',
-    };
-    if (setCookie) headers['Set-Cookie'] = `${this.cookieName}=${this.cookieSecret}; HttpOnly; SameSite=Strict; Path=/`;
-    res.writeHead(200, headers);
+    });
     res.end(html);
   }
 
@@ -438,7 +456,7 @@ class ControlApiServer implements ControlApi {
     const path = (req.url ?? '/').split('?')[0];
     const refusal =
       this.gate(req) ??
-      (this.authorized(req) ? undefined : this.unauthorized()) ??
+      (this.authorized(req, () => this.bearerProtocol(offeredProtocols(req.headers['sec-websocket-protocol'])) !== undefined) ? undefined : this.unauthorized()) ??
       (path === EVENTS_PATH ? undefined : new Refusal(404, 'not-found', `control API: the only WebSocket is ${EVENTS_PATH}.`));
     if (refusal) return refuseUpgrade(socket, refusal);
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));

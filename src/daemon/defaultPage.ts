@@ -11,7 +11,10 @@ function escapeAttribute(value: string): string {
 const SCRIPT = String.raw`
 (function () {
   'use strict';
-  if (location.search) history.replaceState(null, '', location.pathname);
+  // The token stays in the address bar so a reload works; the WebSocket proves it as a subprotocol
+  // (a browser cannot set headers there), never in its URL.
+  var token = new URLSearchParams(location.search).get('token');
+  var protocols = token && /^[A-Za-z0-9._~-]+$/.test(token) ? ['mtls-lab.bearer.' + token] : [];
   var MAX_EVENTS = 100;
   var services = [];
   var events = [];
@@ -126,7 +129,7 @@ const SCRIPT = String.raw`
     renderEvents();
   }
   function connect() {
-    var ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/api/events');
+    var ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/api/events', protocols);
     ws.addEventListener('open', function () { retryMs = 500; setStatus('Live', 'open'); });
     ws.addEventListener('message', function (m) {
       try { onMessage(JSON.parse(m.data)); } catch (err) { setStatus('A message could not be shown: ' + err, 'error'); }
@@ -154,7 +157,11 @@ ol { padding-left: 1.5rem; }
 #status[data-state="closed"], #status[data-state="error"] { color: #c62828; }
 `;
 
-/** A minimal dashboard: services (name, SPIFFE ID, serial, time left) and the latest events, live over the WebSocket. */
+/**
+ * A minimal dashboard: services (name, SPIFFE ID, serial, time left) and the latest events, live
+ * over the WebSocket. It has no assets, so it needs no token in the HTML: its script reads the
+ * token from its own address (`?token=`) and offers it as the WebSocket subprotocol.
+ */
 export function defaultPage(nonce: string): string {
   const n = escapeAttribute(nonce);
   return `<!doctype html>

@@ -241,3 +241,9 @@ export function isClientMessage(value: unknown): value is ClientMessage {
       return false;
   }
 }
+
+/**
+ * A browser cannot set headers on a WebSocket, so the dashboard page offers its token as this
+ * subprotocol (`mtls-lab.bearer.TOKEN`); the daemon echoes it when the token is right.
+ */
+export const BEARER_PROTOCOL_PREFIX = 'mtls-lab.bearer.';

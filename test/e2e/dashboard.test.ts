@@ -34,6 +34,18 @@ describe('the dashboard of a running mesh (real daemon, real browser)', () => {
     dashboard = m[1] as string;
     browser = await launchChromium();
     page = await browser.context.newPage();
+    // Records the page's own WebSockets, so the test can see which subprotocol admitted them.
+    await page.addInitScript(() => {
+      const Native = window.WebSocket;
+      const opened: WebSocket[] = [];
+      (window as unknown as { __sockets: WebSocket[] }).__sockets = opened;
+      window.WebSocket = class extends Native {
+        constructor(url: string | URL, protocols?: string | string[]) {
+          super(url, protocols);
+          opened.push(this);
+        }
+      };
+    });
     const problems: string[] = [];
     page.on('pageerror', (e) => problems.push(String(e)));
     page.on('console', (msg) => {
@@ -52,14 +64,38 @@ describe('the dashboard of a running mesh (real daemon, real browser)', () => {
     rmSync(stateDir, { recursive: true, force: true });
   }, 30_000);
 
-  it('shows every service with its SPIFFE ID and time left, and the token is gone from the address bar', async () => {
+  it('shows every service with its SPIFFE ID and time left over a WebSocket admitted by the bearer subprotocol, with no cookie', async () => {
     for (const name of ['frontend', 'orders', 'billing', 'payments', 'inventory']) {
       const row = page.locator('#services-table tr', { hasText: `spiffe://lab.local/ns/default/sa/${name}` });
       await expect.poll(() => row.count(), { timeout: 10_000 }).toBe(1);
     }
-    expect(page.url()).not.toContain('token=');
     const nodes = await hook(page, (h) => h.graph().nodes.map((n) => n.id));
     expect(nodes).toEqual(expect.arrayContaining(['frontend', 'orders', 'billing', 'payments', 'inventory']));
+
+    // The token stays in the address (a reload works) and reaches the WebSocket as its subprotocol, not its URL.
+    const token = new URL(dashboard).searchParams.get('token') as string;
+    expect(new URL(page.url()).searchParams.get('token')).toBe(token);
+    const sockets = await page.evaluate(() =>
+      (window as unknown as { __sockets: WebSocket[] }).__sockets.map((ws) => ({ url: ws.url, protocol: ws.protocol, readyState: ws.readyState })),
+    );
+    expect(sockets).toEqual([{ url: expect.stringMatching(/^ws:\/\/127\.0\.0\.1:\d+\/api\/events$/), protocol: `mtls-lab.bearer.${token}`, readyState: 1 }]);
+    expect(await browser.context.cookies()).toEqual([]);
+  });
+
+  it('refuses a WebSocket without the subprotocol, even from the page itself, and keeps working after a reload', async () => {
+    const refused = await page.evaluate(
+      (url) =>
+        new Promise<string>((resolve) => {
+          const ws = new WebSocket(url);
+          ws.onopen = () => resolve('open');
+          ws.onclose = () => resolve('closed');
+        }),
+      dashboard.replace(/^http/, 'ws').replace(/\/\?token=.*$/, '/api/events'),
+    );
+    expect(refused).toBe('closed');
+    await page.reload();
+    await page.waitForFunction(() => window.__mtlsLab?.status().state === 'open', undefined, { timeout: 15_000 });
+    expect(await browser.context.cookies()).toEqual([]);
   });
 
   it('shows a rotation within one TTL: the serial in the page changes to the new one', async () => {

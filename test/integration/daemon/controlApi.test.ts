@@ -1,6 +1,6 @@
 // The control API against a real server on 127.0.0.1: real HTTP requests (with the Host, Origin
-// and Cookie headers a browser or an attacker would send) and real WebSocket clients, driving a
-// small in-memory MeshController.
+// and Cookie headers a browser or an attacker would send) and real WebSocket clients (with a
+// Bearer or the page's bearer subprotocol), driving a small in-memory MeshController.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { EventBus } from '../../../src/core/events/bus.js';
 import type { MeshEvent } from '../../../src/core/events/types.js';
-import { startControlApi } from '../../../src/daemon/controlApi.js';
+import { BEARER_PROTOCOL_PREFIX, startControlApi } from '../../../src/daemon/controlApi.js';
 import type { ControlApi, ControlApiOptions, MeshController } from '../../../src/daemon/controlApi.js';
 import { DAEMON_FILE_NAME, readDaemonFile, removeDaemonFile, writeDaemonFile } from '../../../src/daemon/daemonFile.js';
 import type { DaemonInfo } from '../../../src/daemon/daemonFile.js';
@@ -19,6 +19,7 @@ import { CommandError, DaemonError } from '../../../src/daemon/errors.js';
 import { isServerMessage } from '../../../src/protocol/messages.js';
 import type { MeshCommand, ServerMessage } from '../../../src/protocol/messages.js';
 import type { MeshSnapshot, ServiceSnapshot } from '../../../src/protocol/snapshot.js';
+import { bearerProtocol } from '../../../webview/transport.js';
 
 // ── a tiny mesh ───────────────────────────────────────────────────────────────────────────
 
@@ -150,12 +151,9 @@ function bearer(api: ControlApi): Record<string, string> {
   return { authorization: `Bearer ${api.token}` };
 }
 
-/** Loads the page with ?token= and returns the `name=value` of the cookie it set. */
-async function browserCookie(api: ControlApi): Promise<string> {
-  const r = await http(api.port, `/?token=${api.token}`);
-  expect(r.status).toBe(200);
-  const setCookie = r.headers['set-cookie']?.[0] ?? '';
-  return setCookie.split(';')[0] as string;
+/** A cookie as the old dashboard set it, and as any local server on another port could have collected and replayed it. */
+function replayedCookie(api: ControlApi): string {
+  return `mtls_lab_${api.port}=${api.token}`;
 }
 
 /** A WebSocket client that records every message from the moment it connects. */
@@ -192,26 +190,38 @@ class Client {
   }
 }
 
-type WsOutcome = { readonly client: Client } | { readonly status: number; readonly body: string };
+type WsOutcome =
+  | { readonly client: Client; readonly headers: IncomingHttpHeaders }
+  | { readonly status: number; readonly body: string; readonly headers: IncomingHttpHeaders };
 
-function connectWs(port: number, options: { path?: string; headers?: Record<string, string>; origin?: string } = {}): Promise<WsOutcome> {
+interface WsOptions {
+  readonly path?: string;
+  readonly headers?: Record<string, string>;
+  readonly origin?: string;
+  /** Subprotocols to offer, as a browser page does with `new WebSocket(url, protocols)`. */
+  readonly protocols?: readonly string[];
+}
+
+function connectWs(port: number, options: WsOptions = {}): Promise<WsOutcome> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}${options.path ?? '/api/events'}`, {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${options.path ?? '/api/events'}`, [...(options.protocols ?? [])], {
       headers: { host: `127.0.0.1:${port}`, ...options.headers },
       ...(options.origin === undefined ? {} : { origin: options.origin }),
     });
     const client = new Client(ws);
-    ws.once('open', () => resolve({ client }));
+    let headers: IncomingHttpHeaders = {};
+    ws.once('upgrade', (res) => (headers = res.headers));
+    ws.once('open', () => resolve({ client, headers }));
     ws.once('unexpected-response', (_req, res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers }));
     });
     ws.once('error', reject);
   });
 }
 
-async function connected(port: number, options: Parameters<typeof connectWs>[1]): Promise<Client> {
+async function connected(port: number, options: WsOptions): Promise<Client> {
   const outcome = await connectWs(port, options);
   if (!('client' in outcome)) throw new Error(`test: the WebSocket was refused with ${outcome.status}: ${outcome.body}`);
   await outcome.client.until(() => outcome.client.messages.length > 0, 'the first message');
@@ -234,7 +244,13 @@ describe('control API: the token', () => {
     { name: 'right token with the Basic scheme', path: () => '/api/state', headers: (a) => ({ authorization: `Basic ${a.token}` }), status: 401 },
     { name: 'right token prefixed', path: () => '/api/state', headers: (a) => ({ authorization: `Bearer x${a.token}` }), status: 401 },
     { name: '?token= is only for the page, not the API', path: (a) => `/api/state?token=${a.token}`, headers: () => ({}), status: 401 },
-    { name: 'the token is not a cookie', path: () => '/api/state', headers: (a) => ({ cookie: `mtls_lab_${a.port}=${a.token}` }), status: 401 },
+    { name: 'the token is not a cookie', path: () => '/api/state', headers: (a) => ({ cookie: replayedCookie(a) }), status: 401 },
+    { name: 'a replayed cookie on the page', path: () => '/', headers: (a) => ({ cookie: replayedCookie(a) }), status: 401 },
+    { name: 'a replayed cookie with the same Origin', path: () => '/api/state', headers: (a) => ({ cookie: replayedCookie(a), origin: `http://127.0.0.1:${a.port}` }), status: 401 },
+    { name: 'the bearer subprotocol is only for the WebSocket', path: () => '/api/state', headers: (a) => ({ 'sec-websocket-protocol': bearerProtocol(a.token) }), status: 401 },
+    { name: 'page with ?token= by POST', method: 'POST', path: (a) => `/?token=${a.token}`, headers: () => ({}), status: 401 },
+    { name: 'command with ?token=', method: 'POST', path: (a) => `/api/ca/rotate?token=${a.token}`, headers: () => ({}), status: 401 },
+    { name: 'page with ?token= but a wrong Bearer (the header alone decides)', path: (a) => `/?token=${a.token}`, headers: () => ({ authorization: 'Bearer 0123456789abcdef0123456789abcdef' }), status: 401 },
     { name: 'page without a token', path: () => '/', headers: () => ({}), status: 401 },
     { name: 'page with a wrong ?token=', path: () => '/?token=0123456789abcdef0123456789abcdef', headers: () => ({}), status: 401 },
     { name: 'command without a token', method: 'POST', path: () => '/api/ca/rotate', headers: () => ({}), status: 401 },
@@ -246,6 +262,7 @@ describe('control API: the token', () => {
     const { api, mesh } = await start();
     const r = await http(api.port, row.path(api), { method: row.method ?? 'GET', headers: row.headers(api) });
     expect(r.status).toBe(row.status);
+    expect(r.headers['set-cookie']).toBeUndefined();
     const body = json(r);
     if (row.status === 401) {
       expect(body).toMatchObject({ error: 'unauthorized' });
@@ -268,34 +285,40 @@ describe('control API: the token', () => {
 });
 
 describe('control API: the page', () => {
-  it('?token= on the first load sets an HttpOnly, SameSite=Strict cookie that then authorizes the API', async () => {
+  it('?token= loads the page (every time: a reload keeps the address) and sets no cookie; a cookie never authorizes', async () => {
     const { api, mesh } = await start();
-    const r = await http(api.port, `/?token=${api.token}`);
-    expect(r.status).toBe(200);
-    const setCookie = r.headers['set-cookie'] ?? [];
-    expect(setCookie).toHaveLength(1);
-    const attributes = (setCookie[0] as string).split(';').map((s) => s.trim());
-    expect(attributes.slice(1).sort()).toEqual(['HttpOnly', 'Path=/', 'SameSite=Strict']);
-    expect(attributes[0]).not.toContain(api.token);
-    const cookie = attributes[0] as string;
+    for (let i = 0; i < 2; i++) {
+      const r = await http(api.port, `/?token=${api.token}`);
+      expect(r.status).toBe(200);
+      expect(r.headers['set-cookie']).toBeUndefined();
+    }
+    const byBearer = await http(api.port, '/', { headers: bearer(api) });
+    expect(byBearer.status).toBe(200);
+    expect(byBearer.headers['set-cookie']).toBeUndefined();
 
-    const state = await http(api.port, '/api/state', { headers: { cookie } });
-    expect(state.status).toBe(200);
-    expect(json(state)['services']).toHaveLength(2);
-    const reload = await http(api.port, '/', { headers: { cookie } });
-    expect(reload.status).toBe(200);
-    expect(reload.headers['set-cookie']).toBeUndefined();
+    const cookie = replayedCookie(api);
+    expect((await http(api.port, '/', { headers: { cookie } })).status).toBe(401);
+    expect((await http(api.port, '/api/state', { headers: { cookie } })).status).toBe(401);
     const post = await http(api.port, '/api/rotate', { method: 'POST', headers: { cookie, origin: `http://127.0.0.1:${api.port}` }, body: '{"service":"orders"}' });
-    expect(post.status).toBe(200);
-    expect(mesh.executed).toEqual([{ name: 'rotate', service: 'orders' }]);
+    expect(post.status).toBe(401);
+    expect(post.headers['set-cookie']).toBeUndefined();
+    expect(mesh.executed).toEqual([]);
+  });
+
+  it('the default page keeps the token in its address and offers it to the WebSocket as the bearer subprotocol', async () => {
+    const { api } = await start();
+    const r = await http(api.port, `/?token=${api.token}`);
+    expect(r.text).toContain("'mtls-lab.bearer.' + token");
+    expect(r.text).toMatch(/new WebSocket\([^;]+, protocols\)/);
+    expect(r.text).not.toContain('replaceState');
+    expect(r.text).not.toContain(api.token);
   });
 
   it('has a strict CSP whose fresh nonce matches its script and style tags', async () => {
     const { api } = await start();
-    const cookie = await browserCookie(api);
     const nonces: string[] = [];
     for (let i = 0; i < 2; i++) {
-      const r = await http(api.port, '/', { headers: { cookie } });
+      const r = await http(api.port, `/?token=${api.token}`);
       expect(r.headers['content-type']).toBe('text/html; charset=utf-8');
       expect(r.headers['x-content-type-options']).toBe('nosniff');
       expect(r.headers['referrer-policy']).toBe('no-referrer');
@@ -320,21 +343,47 @@ describe('control API: the page', () => {
     expect(nonces[0]).not.toBe(nonces[1]);
   });
 
-  it('serves a custom page and assets, each behind the token', async () => {
+  it('serves a custom page, given the token for its asset URLs, and assets, each behind the token', async () => {
     const { api } = await start({
-      page: (nonce) => `<!doctype html><script nonce="${nonce}" src="/app.js"></script>`,
+      page: (nonce, token) => `<!doctype html><script nonce="${nonce}" src="/app.js?token=${token}"></script>`,
       assets: { '/app.js': { type: 'text/javascript; charset=utf-8', body: 'console.log(1);' } },
     });
-    expect((await http(api.port, '/app.js')).status).toBe(401);
-    const cookie = await browserCookie(api);
-    const page = await http(api.port, '/', { headers: { cookie } });
+    const page = await http(api.port, `/?token=${api.token}`);
     const nonce = /'nonce-([^']+)'/.exec(page.headers['content-security-policy'] as string)?.[1];
-    expect(page.text).toBe(`<!doctype html><script nonce="${nonce}" src="/app.js"></script>`);
-    const asset = await http(api.port, '/app.js', { headers: { cookie } });
+    expect(page.text).toBe(`<!doctype html><script nonce="${nonce}" src="/app.js?token=${api.token}"></script>`);
+    const asset = await http(api.port, `/app.js?token=${api.token}`);
     expect(asset.status).toBe(200);
     expect(asset.headers['content-type']).toBe('text/javascript; charset=utf-8');
     expect(asset.headers['x-content-type-options']).toBe('nosniff');
+    expect(asset.headers['set-cookie']).toBeUndefined();
     expect(asset.text).toBe('console.log(1);');
+    expect((await http(api.port, '/app.js', { headers: bearer(api) })).status).toBe(200);
+  });
+
+  interface AssetRow {
+    readonly name: string;
+    readonly method?: string;
+    readonly path: (api: ControlApi) => string;
+    readonly headers?: (api: ControlApi) => Record<string, string>;
+    readonly status: number;
+  }
+  const assetRows: readonly AssetRow[] = [
+    { name: 'no token', path: () => '/app.js', status: 401 },
+    { name: 'a wrong ?token=', path: () => '/app.js?token=0123456789abcdef0123456789abcdef', status: 401 },
+    { name: 'an empty ?token=', path: () => '/app.js?token=', status: 401 },
+    { name: 'a replayed cookie', path: () => '/app.js', headers: (a) => ({ cookie: replayedCookie(a) }), status: 401 },
+    { name: 'a foreign Host with the right ?token=', path: (a) => `/app.js?token=${a.token}`, headers: (a) => ({ host: `evil.example:${a.port}` }), status: 421 },
+    { name: 'POST with the right ?token=', method: 'POST', path: (a) => `/app.js?token=${a.token}`, status: 401 },
+    { name: 'POST with a Bearer', method: 'POST', path: () => '/app.js', headers: bearer, status: 405 },
+    { name: 'the right ?token=', path: (a) => `/app.js?token=${a.token}`, status: 200 },
+  ];
+  it.each(assetRows)('an asset with $name → $status', async (row) => {
+    const { api } = await start({ assets: { '/app.js': { type: 'text/javascript; charset=utf-8', body: 'console.log(1);' } } });
+    const r = await http(api.port, row.path(api), { method: row.method ?? 'GET', headers: row.headers?.(api) ?? {} });
+    expect(r.status).toBe(row.status);
+    expect(r.headers['set-cookie']).toBeUndefined();
+    if (row.status === 200) expect(r.text).toBe('console.log(1);');
+    else expect(json(r)['message']).toMatch(/^control API: /);
   });
 });
 
@@ -386,42 +435,66 @@ describe('control API: Host and Origin', () => {
 });
 
 describe('control API: WebSocket admission', () => {
+  const WRONG = '0123456789abcdef0123456789abcdef';
+  type Auth = 'bearer' | 'protocol' | 'cookie' | 'none' | 'wrong' | 'wrong-protocol' | 'query' | 'query-protocol' | 'wrong-bearer-right-protocol' | 'protocols';
   interface Row {
     readonly name: string;
-    readonly auth: 'bearer' | 'cookie' | 'none' | 'wrong' | 'query';
+    readonly auth: Auth;
     readonly origin?: (port: number) => string;
     readonly host?: (port: number) => string;
     readonly path?: string;
     readonly status?: number;
   }
+  const same = (p: number): string => `http://127.0.0.1:${p}`;
   const rows: readonly Row[] = [
     { name: 'no Origin + Bearer (the extension host)', auth: 'bearer' },
-    { name: 'same Origin + cookie (the dashboard)', auth: 'cookie', origin: (p) => `http://127.0.0.1:${p}` },
-    { name: 'same Origin by name + cookie', auth: 'cookie', origin: (p) => `http://localhost:${p}`, host: (p) => `localhost:${p}` },
-    { name: 'foreign Origin + cookie', auth: 'cookie', origin: () => 'http://evil.example', status: 403 },
+    { name: 'same Origin + bearer subprotocol (the dashboard)', auth: 'protocol', origin: same },
+    { name: 'same Origin by name + bearer subprotocol', auth: 'protocol', origin: (p) => `http://localhost:${p}`, host: (p) => `localhost:${p}` },
+    { name: 'same Origin + the bearer subprotocol among others', auth: 'protocols', origin: same },
+    { name: 'same Origin + wrong bearer subprotocol', auth: 'wrong-protocol', origin: same, status: 401 },
+    { name: 'same Origin + a replayed cookie', auth: 'cookie', origin: same, status: 401 },
+    { name: 'same Origin + ?token= in the URL', auth: 'query', origin: same, status: 401 },
+    { name: 'same Origin + the subprotocol prefix with ?token= in the URL', auth: 'query-protocol', origin: same, status: 401 },
+    { name: 'wrong Bearer + right subprotocol (the header alone decides)', auth: 'wrong-bearer-right-protocol', origin: same, status: 401 },
+    { name: 'foreign Origin + bearer subprotocol', auth: 'protocol', origin: () => 'http://evil.example', status: 403 },
+    { name: 'Origin of another local port + bearer subprotocol', auth: 'protocol', origin: (p) => `http://127.0.0.1:${p + 1}`, status: 403 },
+    { name: 'foreign Origin + a replayed cookie', auth: 'cookie', origin: () => 'http://evil.example', status: 403 },
     { name: 'foreign Origin + Bearer', auth: 'bearer', origin: () => 'http://evil.example', status: 403 },
     { name: 'foreign Host + Bearer', auth: 'bearer', host: (p) => `evil.example:${p}`, status: 421 },
+    { name: 'foreign Host + bearer subprotocol', auth: 'protocol', origin: same, host: (p) => `evil.example:${p}`, status: 421 },
     { name: 'no credentials', auth: 'none', status: 401 },
     { name: 'wrong Bearer', auth: 'wrong', status: 401 },
     { name: '?token= in the URL', auth: 'query', status: 401 },
     { name: 'another path', auth: 'bearer', path: '/api/state', status: 404 },
+    { name: 'another path + bearer subprotocol', auth: 'protocol', origin: same, path: '/api/state', status: 404 },
   ];
   it.each(rows)('$name → $status', async (row) => {
     const { api } = await start();
     const headers: Record<string, string> = {};
+    let protocols: string[] = [];
     if (row.auth === 'bearer') Object.assign(headers, bearer(api));
-    if (row.auth === 'wrong') headers['authorization'] = 'Bearer 0123456789abcdef0123456789abcdef';
-    if (row.auth === 'cookie') headers['cookie'] = await browserCookie(api);
+    if (row.auth === 'wrong' || row.auth === 'wrong-bearer-right-protocol') headers['authorization'] = `Bearer ${WRONG}`;
+    if (row.auth === 'protocol' || row.auth === 'wrong-bearer-right-protocol') protocols = [bearerProtocol(api.token)];
+    if (row.auth === 'protocols') protocols = ['chat', bearerProtocol(WRONG), bearerProtocol(api.token)];
+    if (row.auth === 'wrong-protocol') protocols = [bearerProtocol(WRONG)];
+    if (row.auth === 'query-protocol') protocols = [bearerProtocol('')];
+    if (row.auth === 'cookie') headers['cookie'] = replayedCookie(api);
     if (row.host) headers['host'] = row.host(api.port);
-    const path = row.auth === 'query' ? `/api/events?token=${api.token}` : row.path;
+    const path = row.auth === 'query' || row.auth === 'query-protocol' ? `/api/events?token=${api.token}` : row.path;
     const outcome = await connectWs(api.port, {
       headers,
+      protocols,
       ...(path ? { path } : {}),
       ...(row.origin ? { origin: row.origin(api.port) } : {}),
     });
+    expect(outcome.headers['set-cookie']).toBeUndefined();
     if (row.status === undefined) {
       expect('client' in outcome).toBe(true);
       if (!('client' in outcome)) return;
+      // The page's subprotocol is echoed (a browser drops the handshake otherwise); nothing is chosen for a Bearer.
+      const echoed = protocols.length === 0 ? '' : bearerProtocol(api.token);
+      expect(outcome.client.ws.protocol).toBe(echoed);
+      expect(outcome.headers['sec-websocket-protocol']).toBe(echoed === '' ? undefined : echoed);
       await outcome.client.until(() => outcome.client.messages.length > 0, 'the snapshot');
       expect(outcome.client.messages[0]?.type).toBe('mesh/snapshot');
     } else {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createCommandClient } from '../../../webview/commands.js';
-import { backoffDelay, chooseTransport, eventsUrl, webSocketTransport } from '../../../webview/transport.js';
+import { backoffDelay, bearerProtocol, chooseTransport, eventsUrl, tokenFromSearch, webSocketTransport } from '../../../webview/transport.js';
 import type { SocketLike, TransportStatus, VsCodeApi } from '../../../webview/transport.js';
 
 class FakeSocket implements SocketLike {
@@ -10,7 +10,10 @@ class FakeSocket implements SocketLike {
   onmessage: ((event: { readonly data: unknown }) => void) | null = null;
   onclose: ((event: { readonly code: number; readonly reason: string }) => void) | null = null;
   onerror: ((event: unknown) => void) | null = null;
-  constructor(readonly url: string) {}
+  constructor(
+    readonly url: string,
+    readonly protocols: readonly string[] = [],
+  ) {}
   send(data: string): void {
     this.sent.push(data);
   }
@@ -114,7 +117,7 @@ describe('chooseTransport', () => {
     const api: VsCodeApi = { postMessage: (m) => posted.push(m), getState: () => undefined, setState: () => undefined };
     const t = chooseTransport({
       acquireVsCodeApi: () => api,
-      location: { protocol: 'vscode-webview:', host: 'x' },
+      location: { protocol: 'vscode-webview:', host: 'x', search: '?token=0123456789abcdef' },
       host: { addEventListener: (_t, l) => listeners.push(l), removeEventListener: () => undefined },
     });
     const got: string[] = [];
@@ -126,6 +129,47 @@ describe('chooseTransport', () => {
     expect(got).toEqual(['reply']);
     expect(t.send({ type: 'command', id: 1, command: { name: 'ca/rotate' } })).toBe(true);
     t.dispose();
+  });
+
+  interface BrowserRow {
+    readonly name: string;
+    readonly search: string;
+    readonly protocols: readonly string[];
+  }
+  const browserRows: readonly BrowserRow[] = [
+    { name: 'the token of the address, as the bearer subprotocol', search: '?token=0123456789abcdef-._~', protocols: ['mtls-lab.bearer.0123456789abcdef-._~'] },
+    { name: 'the token among other parameters', search: '?view=graph&token=abcdef0123456789', protocols: ['mtls-lab.bearer.abcdef0123456789'] },
+    { name: 'no subprotocol without a token', search: '', protocols: [] },
+    { name: 'no subprotocol for a token no daemon issues', search: '?token=a%2Cb%20c', protocols: [] },
+  ];
+  it.each(browserRows)('in a browser offers $name, on every reconnect, never in the URL', (row) => {
+    const sockets: FakeSocket[] = [];
+    const timers: (() => void)[] = [];
+    const t = chooseTransport(
+      { location: { protocol: 'http:', host: '127.0.0.1:4000', search: row.search }, host: { addEventListener: () => undefined, removeEventListener: () => undefined } },
+      {
+        createSocket: (url, protocols) => {
+          const s = new FakeSocket(url, protocols);
+          sockets.push(s);
+          return s;
+        },
+        setTimer: (run) => timers.push(run),
+        clearTimer: () => undefined,
+        random: () => 0.5,
+      },
+    );
+    sockets[0]!.close(1006, '');
+    timers[0]!();
+    expect(sockets.map((s) => s.url)).toEqual(['ws://127.0.0.1:4000/api/events', 'ws://127.0.0.1:4000/api/events']);
+    expect(sockets.map((s) => s.protocols)).toEqual([row.protocols, row.protocols]);
+    t.dispose();
+  });
+
+  it('reads the token from the address', () => {
+    expect(tokenFromSearch('?token=abc')).toBe('abc');
+    expect(tokenFromSearch('?token=')).toBeUndefined();
+    expect(tokenFromSearch('')).toBeUndefined();
+    expect(bearerProtocol('abc')).toBe('mtls-lab.bearer.abc');
   });
 
   it('otherwise connects to the daemon it was served from', () => {
