@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { EventBus } from '../../../src/core/events/bus.js';
 import type { MeshEvent } from '../../../src/core/events/types.js';
-import { BEARER_PROTOCOL_PREFIX, startControlApi } from '../../../src/daemon/controlApi.js';
+import { startControlApi } from '../../../src/daemon/controlApi.js';
 import type { ControlApi, ControlApiOptions, MeshController } from '../../../src/daemon/controlApi.js';
 import { DAEMON_FILE_NAME, readDaemonFile, removeDaemonFile, writeDaemonFile } from '../../../src/daemon/daemonFile.js';
 import type { DaemonInfo } from '../../../src/daemon/daemonFile.js';
