@@ -226,10 +226,12 @@ export class Sidecar {
   private readonly calls = new Set<CallRecord>();
   /**
    * Open inbound connections that were let through, with who they were let through for: a policy
-   * change or the caller's certificate running out closes the ones no longer allowed, so a
-   * keep-alive connection cannot outlive the decision that opened it.
+   * change closes the ones no longer allowed, so a keep-alive connection cannot outlive the
+   * decision that opened it. (A caller's certificate expiring does not close its connection, as in
+   * Envoy: the handshake proved the identity, and cutting at expiry would fail requests in flight
+   * on every rotation.)
    */
-  private readonly admitted = new Map<Duplex, { readonly id: SpiffeId | undefined; readonly caller: Peer; readonly sourcePort: number | undefined; readonly notAfter: number | undefined }>();
+  private readonly admitted = new Map<Duplex, { readonly id: SpiffeId | undefined; readonly caller: Peer; readonly sourcePort: number | undefined }>();
   private readonly inbound: Mutable<InboundStats> = {
     connections: 0,
     handshakes: 0,
@@ -425,11 +427,10 @@ export class Sidecar {
 
   private flushCalls(): void {
     for (const call of this.calls) this.flushCall(call);
-    this.expireAdmitted(Date.now());
   }
 
-  private admit(socket: Duplex, id: SpiffeId | undefined, caller: Peer, sourcePort: number | undefined, notAfter: number | undefined): void {
-    this.admitted.set(socket, { id, caller, sourcePort, notAfter: Number.isFinite(notAfter) ? notAfter : undefined });
+  private admit(socket: Duplex, id: SpiffeId | undefined, caller: Peer, sourcePort: number | undefined): void {
+    this.admitted.set(socket, { id, caller, sourcePort });
     socket.once('close', () => this.admitted.delete(socket));
   }
 
@@ -437,15 +438,6 @@ export class Sidecar {
     this.admitted.delete(socket);
     this.rejectInbound(entry.sourcePort, entry.caller, failure);
     socket.destroy();
-  }
-
-  /** Closes open connections whose caller's certificate has expired since they were admitted. */
-  private expireAdmitted(now: number): void {
-    for (const [socket, entry] of this.admitted) {
-      if (entry.notAfter === undefined || now <= entry.notAfter) continue;
-      const detail = `the open connection from ${entry.caller.spiffeId ?? entry.caller.address ?? 'a caller'} was closed: its certificate expired at ${new Date(entry.notAfter).toISOString()}, and a connection lives no longer than the SVID that opened it.`;
-      this.cutOff(socket, entry, { reason: 'expired', detail });
-    }
   }
 
   /**
@@ -540,7 +532,7 @@ export class Sidecar {
       this.deny(socket, sourcePort, caller, undefined, decision);
       return;
     }
-    this.admit(socket, undefined, caller, sourcePort, undefined);
+    this.admit(socket, undefined, caller, sourcePort);
     this.connectService(socket, sourcePort, { caller, callee: this.self, plaintext: true, requests: 0, bytesIn: 0, bytesOut: 0 });
   }
 
@@ -587,7 +579,7 @@ export class Sidecar {
       return;
     }
     this.o.bus.emit({ type: 'handshake', caller, callee: this.self, resumed, protocol: socket.getProtocol() ?? 'unknown' });
-    this.admit(socket, check.id, caller, sourcePort, Date.parse(leaf.validTo));
+    this.admit(socket, check.id, caller, sourcePort);
     this.connectService(socket, sourcePort, { caller, callee: this.self, plaintext: false, requests: 0, bytesIn: 0, bytesOut: 0 });
   }
 
