@@ -3,6 +3,7 @@
 // on 127.0.0.1:$PORT (sidecar mode: the sidecar terminates mTLS) or HTTPS with mutual TLS (native
 // mode: $SVID_* files set; the caller's SPIFFE ID must be in $ALLOWED_SPIFFE_IDS).
 const http = require('node:http');
+const fs = require('node:fs');
 const https = require('node:https');
 const log = require('./log');
 const { isNative, spiffeIdOf, svidSource } = require('./svid');
@@ -68,13 +69,38 @@ function port() {
   return p;
 }
 
+const parseIds = (text, sep) =>
+  text
+    .split(sep)
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+/**
+ * The callers the policy allows, live: $ALLOWED_SPIFFE_IDS at start, then $ALLOWED_SPIFFE_IDS_FILE
+ * (one ID a line, rewritten atomically by the mesh on every policy change) polled each second,
+ * so allowing or denying a call takes effect without a restart, on open connections too.
+ */
 function allowedIds() {
-  return new Set(
-    (process.env.ALLOWED_SPIFFE_IDS || '')
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
-  );
+  const allowed = new Set(parseIds(process.env.ALLOWED_SPIFFE_IDS || '', ','));
+  const file = process.env.ALLOWED_SPIFFE_IDS_FILE;
+  if (!file) return allowed;
+  let seen = '';
+  const load = () => {
+    let text;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      return; // keep the last list until the file is back
+    }
+    if (text === seen) return;
+    seen = text;
+    allowed.clear();
+    for (const id of parseIds(text, '\n')) allowed.add(id);
+    log.info(`allow-list loaded: ${[...allowed].join(', ') || 'nobody'}`);
+  };
+  load();
+  setInterval(load, 1000).unref();
+  return allowed;
 }
 
 const callerCache = new WeakMap();

@@ -1,11 +1,11 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { runAttack, type AttackReport } from '../attacks/attacks.js';
 import { CertificateAuthority } from '../ca/authority.js';
 import { svidPaths } from '../ca/svidFiles.js';
 import { AuditLog } from '../events/auditLog.js';
 import { EventBus } from '../events/bus.js';
 import type { MeshEvent } from '../events/types.js';
-import { ensureDir, PRIVATE_DIR } from '../fs/atomic.js';
+import { ensureDir, PRIVATE_DIR, PUBLIC_FILE, writeFileAtomic } from '../fs/atomic.js';
 import { Policy, describeSelector, ruleCallees, type PolicyRule } from '../policy/policy.js';
 import { Rotator } from '../rotation/rotator.js';
 import { SpiffeId } from '../spiffe/index.js';
@@ -153,6 +153,7 @@ export class Mesh {
       if (change.change !== 'mode') this.bus.emit({ type: 'policy/changed', rule: change.rule.name, change: change.change });
       // A decision holds for the connection it opened only while the policy still says so.
       for (const sidecar of this.sidecars) sidecar.revalidate();
+      this.writeAllowLists();
     });
 
     // Ports first: every sidecar and service needs its peers' ports before it starts.
@@ -189,6 +190,7 @@ export class Mesh {
       });
     }
     this.rotator.start();
+    this.writeAllowLists();
     this.log(`Issued ${config.services.length} SVIDs (TTL ${Math.round(config.ttlMs / 1000)}s) for trust domain ${config.trustDomain.name}`);
 
     const ledger = new RejectionLedger();
@@ -261,8 +263,23 @@ export class Mesh {
       env['SVID_KEY_FILE'] = files.key;
       env['SVID_BUNDLE_FILE'] = files.bundle;
       env['ALLOWED_SPIFFE_IDS'] = this.allowedCallers(s.spiffeId).join(',');
+      env['ALLOWED_SPIFFE_IDS_FILE'] = this.allowListPath(s.name);
     }
     return env;
+  }
+
+  private allowListPath(service: string): string {
+    return join(this.o.stateDir, 'svids', service, 'allowed_spiffe_ids');
+  }
+
+  /** Native services enforce policy themselves: give each its current allow-list, one ID a line. */
+  private writeAllowLists(): void {
+    for (const r of this.services.values()) {
+      if (r.config.mode !== 'native') continue;
+      const path = this.allowListPath(r.config.name);
+      ensureDir(dirname(path), PRIVATE_DIR);
+      writeFileAtomic(path, this.allowedCallers(r.config.spiffeId).map((id) => `${id}\n`).join(''), PUBLIC_FILE);
+    }
   }
 
   /** Exact caller IDs the policy lets call `callee` (a native service enforces the list itself). */

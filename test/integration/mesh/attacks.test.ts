@@ -101,3 +101,22 @@ describe('policy changes reach open connections (real processes)', () => {
     }
   }, 20_000);
 });
+
+describe('policy changes reach a native service (real processes)', () => {
+  let started: StartedMesh;
+  beforeAll(async () => {
+    started = await startSampleMesh();
+  }, 30_000);
+  afterAll(async () => started?.stop());
+
+  it('denies and then allows orders → inventory without a restart, on the open connections too', async () => {
+    const { mesh } = started;
+    const pid = mesh.snapshot().services.find((s) => s.name === 'inventory')?.pid;
+    expect((await orderLoad(mesh.entryUrl as string, 10, 1_000)).failed).toBe(0);
+    await mesh.execute({ name: 'policy/remove', rule: 'orders-to-inventory' });
+    await expect.poll(async () => (await orderLoad(mesh.entryUrl as string, 5, 400)).failures.join('\n'), { timeout: 5_000, interval: 200 }).toContain('denied-by-policy');
+    await mesh.execute({ name: 'policy/allow', from: 'orders', to: 'inventory' });
+    await expect.poll(async () => (await orderLoad(mesh.entryUrl as string, 5, 400)).failed, { timeout: 5_000, interval: 200 }).toBe(0);
+    expect(mesh.snapshot().services.find((s) => s.name === 'inventory')?.pid).toBe(pid);
+  }, 30_000);
+});
