@@ -1,6 +1,7 @@
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { Certificate } from '@peculiar/asn1-x509';
 import { RSAPublicKey } from '@peculiar/asn1-rsa';
+import { RSA_ENCRYPTION } from '../pki/keys.js';
 
 /** One JWK of a SPIFFE bundle: a CA certificate usable for X.509-SVID validation. */
 export interface SpiffeBundleKey {
@@ -21,7 +22,6 @@ export interface SpiffeBundleDocument {
 }
 
 const EC_PUBLIC_KEY = '1.2.840.10045.2.1';
-const RSA_ENCRYPTION = '1.2.840.113549.1.1.1';
 const b64url = (b: Uint8Array): string => Buffer.from(b).toString('base64url');
 
 /**

@@ -30,7 +30,7 @@ import {
   id_kp_clientAuth,
   id_kp_serverAuth,
 } from '@peculiar/asn1-x509';
-import { signatureAlgorithm, signDer } from './keys.js';
+import { RSA_ENCRYPTION, signatureAlgorithm, signDer, SPKI_P256_HEAD } from './keys.js';
 
 const OID_CN = '2.5.4.3';
 const OID_O = '2.5.4.10';
@@ -72,8 +72,6 @@ export function keyIdentifier(spki: SubjectPublicKeyInfo): Buffer {
   return createHash('sha1').update(new Uint8Array(spki.subjectPublicKey)).digest();
 }
 
-const SPKI_P256_HEAD = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
-const RSA_ENCRYPTION = '1.2.840.113549.1.1.1';
 
 /** The SKI of an SPKI, without a full parse for the common P-256 layout. */
 export function subjectKeyId(spki: Buffer): Buffer {

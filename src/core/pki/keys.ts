@@ -100,7 +100,10 @@ const SEC1_P256_HEAD = Buffer.from('30770201010420', 'hex');
 const SEC1_P256_MID = Buffer.from('a00a06082a8648ce3d030107a144034200', 'hex');
 const PKCS8_P256_HEAD = Buffer.from('308187020100301306072a8648ce3d020106082a8648ce3d030107046d306b0201010420', 'hex');
 const PKCS8_P256_MID = Buffer.from('a144034200', 'hex');
-const SPKI_P256_HEAD = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
+/** The 26 bytes before the 65-byte point in every P-256 SPKI. */
+export const SPKI_P256_HEAD = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
+/** rsaEncryption, the SPKI algorithm of an RSA key. */
+export const RSA_ENCRYPTION = '1.2.840.113549.1.1.1';
 
 /** A new key pair encoded as SPKI and PKCS#8 DER. */
 export function newSubjectKey(type: KeyType): SubjectKey {

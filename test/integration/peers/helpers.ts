@@ -2,6 +2,7 @@
 // process is bounded in time, tracked, and killed with its whole process group when the test
 // ends, so a failing assertion or a hung peer never leaves an orphan behind.
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { KeyType } from '../../../src/core/pki/keys.js';
 import { X509Certificate } from 'node:crypto';
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
@@ -362,3 +363,17 @@ export async function buildCli(outDir: string): Promise<string> {
   });
   return outfile;
 }
+
+/** A CA setup the real peers are checked against. */
+export interface CaCase {
+  readonly name: string;
+  readonly keyType: KeyType;
+  readonly intermediate: boolean;
+}
+
+export const CA_CASES: readonly CaCase[] = [
+  { name: 'EC P-256, root only', keyType: 'ec-p256', intermediate: false },
+  { name: 'EC P-256, root + intermediate', keyType: 'ec-p256', intermediate: true },
+  { name: 'RSA-2048, root only', keyType: 'rsa-2048', intermediate: false },
+  { name: 'RSA-2048, root + intermediate', keyType: 'rsa-2048', intermediate: true },
+];

@@ -5,7 +5,6 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CertificateAuthority } from '../../../src/core/ca/authority.js';
-import type { KeyType } from '../../../src/core/pki/keys.js';
 import { SpiffeId, TrustDomain } from '../../../src/core/spiffe/index.js';
 import {
   PeerProcess,
@@ -24,24 +23,14 @@ import {
   writeSvid,
   type RunResult,
   type SvidFiles,
+  CA_CASES,
+  type CaCase,
 } from './helpers.js';
 
 const TD = TrustDomain.parse('lab.local');
 const SERVER_ID = 'spiffe://lab.local/ns/default/sa/server';
 const CLIENT_ID = 'spiffe://lab.local/ns/default/sa/client';
 
-interface CaCase {
-  readonly name: string;
-  readonly keyType: KeyType;
-  readonly intermediate: boolean;
-}
-
-const CA_CASES: readonly CaCase[] = [
-  { name: 'EC P-256, root only', keyType: 'ec-p256', intermediate: false },
-  { name: 'EC P-256, root + intermediate', keyType: 'ec-p256', intermediate: true },
-  { name: 'RSA-2048, root only', keyType: 'rsa-2048', intermediate: false },
-  { name: 'RSA-2048, root + intermediate', keyType: 'rsa-2048', intermediate: true },
-];
 
 /** One CA's material on disk: the bundle and a server and a client SVID. */
 interface Pki {
